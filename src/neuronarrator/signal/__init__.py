@@ -1,0 +1,1 @@
+"""Pure array functions on harmonized signals: quality, band powers, multitaper spectrograms, topomaps."""
