@@ -111,7 +111,8 @@ def canonical_label(label: str) -> ChannelLabel:
     """
     original = label
     text = label.strip().rstrip(".").strip()
-    text = re.sub(r"-\d+$", "", text) if re.search(r"-[A-Za-z]+\d*-\d+$", text) else text  # MNE dedup "T8-P8-0"
+    # MNE renames repeated labels "T8-P8" -> "T8-P8-0", "T8-P8-1" and "FP1" -> "FP1-0": undo that suffix.
+    text = re.sub(r"(?<=[A-Za-z0-9])-\d$", "", text) if re.search(r"[A-Za-z]\d*-\d$", text) else text
     for kind, pattern in _KIND_PATTERNS:
         if pattern.search(text):
             return ChannelLabel(original, kind, None)
@@ -160,14 +161,28 @@ def bipolar_matrix(channels: tuple[str, ...] = CANONICAL_19) -> np.ndarray:
     return matrix
 
 
-@lru_cache(maxsize=8)
-def positions_m(channels: tuple[str, ...] = CANONICAL_19) -> np.ndarray:
-    """3-D head positions (n_chans, 3) in metres from MNE's ``standard_1020`` montage (head frame)."""
+@lru_cache(maxsize=1)
+def standard_montage():
+    """MNE's template 10-20 montage: ``colin27_1020`` (MNE ≥ 1.13 renamed ``standard_1020`` to it,
+    same positions), or ``standard_1020`` on older MNE."""
     import mne
 
-    montage = mne.channels.make_standard_montage("standard_1020")
-    pos = montage.get_positions()["ch_pos"]
+    name = "colin27_1020" if "colin27_1020" in mne.channels.get_builtin_montages() else "standard_1020"
+    return mne.channels.make_standard_montage(name)
+
+
+def has_position(name: str) -> bool:
+    """True when the template montage has a position for this canonical electrode name."""
+    return name in standard_montage().ch_names
+
+
+@lru_cache(maxsize=16)
+def positions_m(channels: tuple[str, ...] = CANONICAL_19) -> np.ndarray:
+    """3-D head positions (n_chans, 3) in metres from MNE's template 10-20 montage (head frame)."""
+    pos = standard_montage().get_positions()["ch_pos"]
     missing = [ch for ch in channels if ch not in pos]
     if missing:
-        raise KeyError(f"no standard_1020 position for {missing}")
-    return np.array([pos[ch] for ch in channels], dtype=np.float64)
+        raise KeyError(f"no template 10-20 position for {missing}")
+    out = np.array([pos[ch] for ch in channels], dtype=np.float64)
+    out.setflags(write=False)
+    return out

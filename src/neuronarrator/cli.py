@@ -1,0 +1,112 @@
+"""The command line: one mapping from command name to function (``COMMANDS``); signatures are the CLI.
+
+Every command prints results on stdout, and a problem with a user's file as one line on stderr
+(``neuronarrator: <file>: <problem>``) with a non-zero exit: never a traceback for bad input. An
+unexpected internal error prints one line too, and the traceback only with ``NEURONARRATOR_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from neuronarrator.io.errors import NeuroNarratorError
+
+app = typer.Typer(
+    name="neuronarrator",
+    help="Clinical EEG in; evidence-grounded findings and a narrative report out.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+stdout = Console()
+stderr = Console(stderr=True)
+
+FileArg = Annotated[Path, typer.Argument(help="An EEG file: EDF/EDF+/BDF, BrainVision .vhdr, EEGLAB .set, FIF, "
+                                              "Nihon Kohden .EEG, Persyst .lay.", show_default=False)]  # fmt: skip
+
+
+def inspect(
+    file: FileArg,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Channels found and mapped, missing channels, rate, duration, quality, de-identified header.
+
+    Answers from the header and a bounded sample of the data, so a 24-hour file costs no more than a
+    20-minute one.
+    """
+    from neuronarrator.inspect import inspect_file, render_inspection
+
+    summary = inspect_file(file)
+    if json_out:
+        stdout.print_json(json.dumps(summary))
+    else:
+        render_inspection(summary, stdout)
+
+
+def spectrogram(
+    file: FileArg,
+    out: Annotated[Path, typer.Option("--out", help="Output .npz file.", show_default=False)],
+    force: Annotated[bool, typer.Option("--force", help="Overwrite --out if it exists.")] = False,
+) -> None:
+    """Harmonize FILE and write its whole-session multitaper spectrogram (CLEF's parameters) as .npz.
+
+    Arrays: ``log_psd`` (n_chans, n_freqs, n_windows) = log(PSD + 1) in µV²/Hz, ``freqs_hz``,
+    ``times_s`` (window centres), ``channels``, ``channel_mask``; ``meta`` holds the harmonization report
+    as JSON.
+    """
+    from neuronarrator.spectrogram import write_session_spectrogram
+
+    if out.suffix != ".npz":
+        raise typer.BadParameter(f"{out}: the output must end in .npz", param_hint="--out")
+    with stderr.status(f"harmonizing and transforming {file.name}…"):
+        result = write_session_spectrogram(file, out, force=force)
+    stdout.print(
+        f"wrote {out}: {result['n_chans']} channels × {result['n_freqs']} frequencies × "
+        f"{result['n_windows']} windows ({result['montage']} montage)"
+    )
+
+
+#: Command name -> function. The only place commands are registered.
+COMMANDS = {"inspect": inspect, "spectrogram": spectrogram}
+for _name, _function in COMMANDS.items():
+    app.command(name=_name)(_function)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app, turning the project's errors into one line on stderr."""
+    logging.basicConfig(level=os.environ.get("NEURONARRATOR_LOG", "WARNING"), format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app(args=argv, standalone_mode=False)
+    except NeuroNarratorError as error:
+        stderr.print(f"neuronarrator: {error}", markup=False, highlight=False, soft_wrap=True)
+        return error.exit_code
+    except typer.Abort:
+        stderr.print("neuronarrator: aborted", markup=False)
+        return 130
+    except (typer.BadParameter, typer.Exit) as error:
+        if isinstance(error, typer.Exit):
+            return error.exit_code
+        stderr.print(f"neuronarrator: {error.format_message()}", markup=False, highlight=False, soft_wrap=True)
+        return 2
+    except Exception as error:  # noqa: BLE001 - the last line of defence: one line, not a traceback
+        if os.environ.get("NEURONARRATOR_DEBUG"):
+            raise
+        stderr.print(
+            f"neuronarrator: internal error: {type(error).__name__}: {error} "
+            "(rerun with NEURONARRATOR_DEBUG=1 for the traceback)",
+            markup=False, highlight=False, soft_wrap=True,
+        )  # fmt: skip
+        return 70
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,341 @@
+"""Shared fixtures: the real data folder, and small EEG files in every supported format.
+
+pytest runs with ``--import-mode=importlib``, so helper modules are not importable from test files:
+every file-making helper is a fixture here. Factories are fixtures returning a callable; the named
+fixtures (``tuh_edf``, ``chbmit_edf``, ...) are files written once per test into ``tmp_path``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = (REPO_ROOT / "../shared/data").resolve()
+
+TUH_LABELS = (
+    "EEG FP1-REF", "EEG FP2-REF", "EEG F7-REF", "EEG F3-REF", "EEG FZ-REF", "EEG F4-REF", "EEG F8-REF",
+    "EEG T3-REF", "EEG C3-REF", "EEG CZ-REF", "EEG C4-REF", "EEG T4-REF", "EEG T5-REF", "EEG P3-REF",
+    "EEG PZ-REF", "EEG P4-REF", "EEG T6-REF", "EEG O1-REF", "EEG O2-REF", "EEG A1-REF", "EEG A2-REF",
+    "EEG EKG1-REF", "PHOTIC-REF",
+)  # fmt: skip
+NIHON_KOHDEN_LABELS = (
+    "FP1", "FP2", "F7", "F3", "FZ", "F4", "F8", "T3", "C3", "CZ", "C4", "T4", "T5", "P3", "PZ", "P4",
+    "T6", "O1", "O2", "E", "DC03", "X1",
+)  # fmt: skip
+CHBMIT_LABELS = (
+    "FP1-F7", "F7-T7", "T7-P7", "P7-O1", "FP1-F3", "F3-C3", "C3-P3", "P3-O1", "FP2-F4", "F4-C4",
+    "C4-P4", "P4-O2", "FP2-F8", "F8-T8", "T8-P8", "P8-O2", "FZ-CZ", "CZ-PZ", "P7-T7", "T7-FT9",
+    "FT9-FT10", "FT10-T8", "T8-P8",
+)  # fmt: skip
+STANDARD_19 = (
+    "Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz", "C4", "T8",
+    "P7", "P3", "Pz", "P4", "P8", "O1", "O2",
+)  # fmt: skip
+
+#: An identified patient, as written into test files by ``identified_edf`` and friends.
+IDENTITY = {
+    "code": "MCH-0234567",
+    "sex": "F",
+    "birthdate": dt.date(1951, 5, 2),
+    "name": "Haagse_Harry",
+    "start": dt.datetime(2002, 3, 2, 10, 11, 12),
+}
+
+
+@pytest.fixture(autouse=True)
+def _isolated_deid_salt(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No test reads or makes the user's real salt file."""
+    monkeypatch.setenv("NEURONARRATOR_DEID_SALT", "neuronarrator-test-salt")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.getbasetemp() / "xdg-config"))
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """``../shared/data`` next to the repository (see its README); skips where it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real data folder {SHARED_DATA} is absent")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def identity() -> dict[str, Any]:
+    return dict(IDENTITY)
+
+
+@pytest.fixture
+def make_eeg_uv() -> Callable[..., np.ndarray]:
+    """``make(n_chans, sfreq_hz, duration_s, seed=0)`` -> (n_chans, n_times) µV: 10 Hz alpha + noise."""
+
+    def make(n_chans: int, sfreq_hz: float, duration_s: float, seed: int = 0) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        t = np.arange(int(round(sfreq_hz * duration_s))) / sfreq_hz
+        phases = rng.uniform(0, 2 * np.pi, size=(n_chans, 1))
+        return 20.0 * np.sin(2 * np.pi * 10.0 * t + phases) + 5.0 * rng.standard_normal((n_chans, t.size))
+
+    return make
+
+
+def _edf_header(
+    labels: Sequence[str],
+    samples_per_record: Sequence[int],
+    *,
+    n_records: int,
+    record_duration_s: float,
+    patient: str,
+    recording: str,
+    reserved: str,
+    bdf: bool,
+    physical: tuple[float, float],
+    digital: tuple[int, int],
+    dims: str,
+) -> bytes:
+    n = len(labels)
+
+    def field(value: Any, width: int) -> bytes:
+        text = f"{value}"[:width]
+        return text.ljust(width).encode("latin-1")
+
+    out = (b"\xffBIOSEMI" if bdf else b"0       ") + field(patient, 80) + field(recording, 80)
+    out += field("02.03.02", 8) + field("10.11.12", 8) + field(256 * (n + 1), 8) + field(reserved, 44)
+    out += field(n_records, 8) + field(f"{record_duration_s:g}", 8) + field(n, 4)
+    per_signal: list[tuple[Sequence[Any], int]] = [
+        (labels, 16), ([""] * n, 80), ([dims] * n, 8), ([physical[0]] * n, 8), ([physical[1]] * n, 8),
+        ([digital[0]] * n, 8), ([digital[1]] * n, 8), ([""] * n, 80), (samples_per_record, 8), ([""] * n, 32),
+    ]  # fmt: skip
+    for values, width in per_signal:
+        out += b"".join(field(v, width) for v in values)
+    assert len(out) == 256 * (n + 1)
+    return out
+
+
+@pytest.fixture
+def write_raw_edf(tmp_path: Path) -> Callable[..., Path]:
+    """A byte-level EDF/BDF writer that can lie: ``write(name, labels, sfreq_hz, n_records, ...)``.
+
+    ``sfreq_hz`` is one rate or one per label (samples per record = rate x record duration). Every record
+    repeats one block of noise (fast). Options: ``declared_records`` (what the header says, default the
+    truth), ``cut_bytes`` (drop bytes from the end), ``extra_bytes`` (append), ``sparse`` (write only the
+    last record; the rest is a hole: a 24-h file in a few kB of disk), ``patient``, ``recording``,
+    ``reserved``, ``bdf``, ``header`` (replace the whole header with these bytes).
+    """
+
+    def write(
+        name: str,
+        labels: Sequence[str],
+        sfreq_hz: float | Sequence[float],
+        n_records: int,
+        *,
+        record_duration_s: float = 1.0,
+        declared_records: int | None = None,
+        cut_bytes: int = 0,
+        extra_bytes: int = 0,
+        sparse: bool = False,
+        patient: str = "X X X X",
+        recording: str = "Startdate X X X X",
+        reserved: str = "",
+        bdf: bool = False,
+        physical: tuple[float, float] = (-500.0, 500.0),
+        digital: tuple[int, int] | None = None,
+        dims: str = "uV",
+    ) -> Path:
+        rates = [sfreq_hz] * len(labels) if np.isscalar(sfreq_hz) else list(sfreq_hz)
+        spr = [int(round(rate * record_duration_s)) for rate in rates]
+        width = 3 if bdf else 2
+        digital = digital or ((-8388608, 8388607) if bdf else (-32768, 32767))
+        header = _edf_header(
+            labels, spr, n_records=n_records if declared_records is None else declared_records,
+            record_duration_s=record_duration_s, patient=patient, recording=recording, reserved=reserved,
+            bdf=bdf, physical=physical, digital=digital, dims=dims,
+        )  # fmt: skip
+        rng = np.random.default_rng(1)
+        samples = rng.integers(-3000, 3000, size=sum(spr)).astype("<i4")
+        record = b"".join(int(v).to_bytes(4, "little", signed=True)[:width] for v in samples)
+        path = tmp_path / name
+        with open(path, "wb") as f:
+            f.write(header)
+            if sparse and n_records > 1:
+                f.truncate(len(header) + (n_records - 1) * len(record))
+                f.seek(0, 2)
+                f.write(record)
+            else:
+                f.write(record * n_records)
+            if extra_bytes:
+                f.write(b"\x00" * extra_bytes)
+            size = f.tell()
+        if cut_bytes:
+            with open(path, "r+b") as f:
+                f.truncate(size - cut_bytes)
+        return path
+
+    return write
+
+
+@pytest.fixture
+def write_eeg_file(tmp_path: Path, make_eeg_uv: Callable[..., np.ndarray]) -> Callable[..., Path]:
+    """``write(fmt, ch_names, sfreq_hz=200, duration_s=10, *, data_uv=None, events=(), name=None, **kw)``.
+
+    ``fmt`` is one of ``edf bdf brainvision eeglab fif persyst``; returns the path to open (the
+    ``.vhdr`` for BrainVision, the ``.lay`` for Persyst). ``events`` are (onset_s, duration_s, text).
+    Extra keywords go to :func:`neuronarrator.io.write.write_edf` (EDF/BDF) or set subject info (FIF).
+    """
+    import mne
+
+    from neuronarrator.io.write import write_edf
+
+    def write(
+        fmt: str,
+        ch_names: Sequence[str],
+        sfreq_hz: float = 200.0,
+        duration_s: float = 10.0,
+        *,
+        data_uv: np.ndarray | None = None,
+        events: Sequence[tuple[float, float, str]] = (),
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> Path:
+        ch_names = list(ch_names)
+        if data_uv is None:
+            data_uv = make_eeg_uv(len(ch_names), sfreq_hz, duration_s)
+        stem = name or f"rec_{fmt}"
+        if fmt in ("edf", "bdf"):
+            return write_edf(tmp_path / f"{stem}.{fmt}", data_uv, sfreq_hz, ch_names, events=events, **kwargs)
+        if fmt == "brainvision":
+            import pybv
+
+            markers = [
+                {"onset": int(round(o * sfreq_hz)), "duration": max(1, int(round(d * sfreq_hz))),
+                 "description": text, "type": "Comment"}
+                for o, d, text in events
+            ]  # fmt: skip
+            pybv.write_brainvision(
+                data=data_uv * 1e-6, sfreq=sfreq_hz, ch_names=ch_names, fname_base=stem,
+                folder_out=tmp_path, events=markers or None, unit="µV",
+            )  # fmt: skip
+            return tmp_path / f"{stem}.vhdr"
+        if fmt == "persyst":
+            return _write_persyst(tmp_path, stem, data_uv, sfreq_hz, ch_names, events, **kwargs)
+        info = mne.create_info(ch_names, sfreq_hz, ch_types="eeg")
+        raw = mne.io.RawArray(data_uv * 1e-6, info, verbose="error")
+        if events:
+            onsets, durations, texts = zip(*events, strict=True)
+            raw.set_annotations(mne.Annotations(onsets, durations, texts))
+        if fmt == "eeglab":
+            path = tmp_path / f"{stem}.set"
+            mne.export.export_raw(path, raw, fmt="eeglab", verbose="error")
+            return path
+        if fmt == "fif":
+            identity = kwargs.get("identity")
+            if identity:
+                with raw.info._unlock():
+                    first, last = identity["name"].split("_")
+                    raw.info["subject_info"] = {
+                        "his_id": identity["code"], "first_name": first, "last_name": last,
+                        "sex": 2, "birthday": identity["birthdate"],
+                    }  # fmt: skip
+                    raw.info["experimenter"] = "Dr_Technician"
+                    raw.info["description"] = f"EEG of {identity['name']}"
+                raw.set_meas_date(identity["start"].replace(tzinfo=dt.UTC))
+            path = tmp_path / f"{stem}_raw.fif"
+            raw.save(path, verbose="error")
+            return path
+        raise ValueError(f"unknown format {fmt}")
+
+    return write
+
+
+def _write_persyst(
+    folder: Path,
+    stem: str,
+    data_uv: np.ndarray,
+    sfreq_hz: float,
+    ch_names: Sequence[str],
+    events: Sequence[tuple[float, float, str]],
+    identity: dict[str, Any] | None = None,
+) -> Path:
+    """A Persyst recording: ``.lay`` (INI text, as MNE's reader parses it) + interleaved int16 ``.dat``.
+
+    Samples are int16 counts; µV = counts x ``Calibration``.
+    """
+    calibration_uv = 0.05
+    counts = np.clip(np.round(data_uv / calibration_uv), -32768, 32767).astype("<i2")
+    (folder / f"{stem}.dat").write_bytes(counts.T.tobytes())  # sample-major: ch1 ch2 ... chN, ch1 ...
+    identity = identity or {"code": "X", "sex": "", "birthdate": None, "name": "_", "start": None}
+    first, _, last = identity["name"].partition("_")
+    # MNE 1.13 needs a BirthDate with "/" or "-"; an unparseable one becomes None (and MNE prints).
+    birth = identity["birthdate"].strftime("%m/%d/%y") if identity["birthdate"] else "00/00/00"
+    start = identity["start"] or dt.datetime(2002, 3, 2, 10, 11, 12)
+    lines = [
+        "[FileInfo]", f"File={stem}.dat", "FileType=Interleaved", f"SamplingRate={sfreq_hz:g}",
+        "HeaderLength=0", f"Calibration={calibration_uv}", f"WaveformCount={len(ch_names)}", "DataType=0",
+        "[Patient]", f"First={first}", f"Last={last}", f"ID={identity['code']}",
+        f"Sex={identity['sex'].lower()}", f"BirthDate={birth}", "Hand=",  # MNE 1.13 fails without Hand
+        f"TestDate={start:%m/%d/%Y}", f"TestTime={start:%H:%M:%S}", "Physician=Dr_Physician",
+        "[ChannelMap]", *[f"{ch}={i + 1}" for i, ch in enumerate(ch_names)],
+        "[Comments]", *[f"{o:g},{d:g},0,100,{text}" for o, d, text in events],
+    ]  # fmt: skip
+    path = folder / f"{stem}.lay"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def tuh_edf(write_eeg_file: Callable[..., Path]) -> Path:
+    """TUH-style EDF: ``EEG FP1-REF`` ... (old T3/T4/T5/T6 names), ear electrodes, EKG and photic."""
+    return write_eeg_file("edf", TUH_LABELS, 250.0, 10.0, name="tuh")
+
+
+@pytest.fixture
+def nihon_kohden_style_edf(write_eeg_file: Callable[..., Path]) -> Path:
+    """An EDF exported from Nihon Kohden software: ``FP1``, ``T3``, plus ``E``, ``DC03``, ``X1``."""
+    return write_eeg_file("edf", NIHON_KOHDEN_LABELS, 500.0, 4.0, name="nk")
+
+
+@pytest.fixture
+def chbmit_edf(write_raw_edf: Callable[..., Path]) -> Path:
+    """CHB-MIT-style bipolar EDF: the 23 derivations (``T8-P8`` twice, as in the real files) at 256 Hz.
+
+    Written byte by byte: MNE's exporter would rename the repeated label before writing it.
+    """
+    return write_raw_edf("chb01_03.edf", CHBMIT_LABELS, 256.0, n_records=4)
+
+
+@pytest.fixture
+def multirate_edf(write_raw_edf: Callable[..., Path]) -> Path:
+    """19 EEG at 200 Hz, an ECG at 500 Hz (faster than the EEG), respiration and SpO2 at 1 Hz."""
+    labels = [*(f"EEG {ch}-REF" for ch in STANDARD_19), "ECG", "Resp chest", "SpO2"]
+    rates = [200.0] * 19 + [500.0, 1.0, 1.0]
+    return write_raw_edf("multirate.edf", labels, rates, n_records=10)
+
+
+@pytest.fixture
+def annotated_edf(write_eeg_file: Callable[..., Path]) -> Path:
+    """EDF+ with three annotations at 2.0, 4.5 and 7.25 s."""
+    events = [(2.0, 1.0, "eyes closed"), (4.5, 0.0, "spike"), (7.25, 2.0, "photic 10 Hz")]
+    return write_eeg_file("edf", STANDARD_19, 200.0, 10.0, events=events, name="annotated")
+
+
+@pytest.fixture
+def identified_edf(write_eeg_file: Callable[..., Path], identity: dict[str, Any]) -> Path:
+    """EDF+ whose header names the patient (``IDENTITY``): ID, name, birth date, sex, start date."""
+    patient = {k: identity[k] for k in ("code", "sex", "birthdate", "name")}
+    return write_eeg_file(
+        "edf", STANDARD_19, 200.0, 4.0, name="identified", patient=patient, start=identity["start"],
+        device="Sony.",
+    )  # fmt: skip
+
+
+@pytest.fixture
+def label_sets() -> dict[str, tuple[str, ...]]:
+    """The label lists the named fixtures write: ``tuh``, ``nihon_kohden``, ``chbmit``, ``standard_19``."""
+    return {
+        "tuh": TUH_LABELS,
+        "nihon_kohden": NIHON_KOHDEN_LABELS,
+        "chbmit": CHBMIT_LABELS,
+        "standard_19": STANDARD_19,
+    }
