@@ -39,16 +39,15 @@ def inspect(
 ) -> None:
     """Channels found and mapped, missing channels, rate, duration, quality, de-identified header.
 
-    Answers from the header and a bounded sample of the data, so a 24-hour file costs no more than a
-    20-minute one.
+    Answers from the header and a bounded sample of the data, so a 24-hour file costs no more than a 20-minute one.
     """
-    from neuronarrator.inspect import inspect_file, render_inspection
+    from neuronarrator.summary import inspect_file
 
     summary = inspect_file(file)
     if json_out:
-        stdout.print_json(json.dumps(summary))
+        print(json.dumps(summary, indent=2))
     else:
-        render_inspection(summary, stdout)
+        _render_inspection(summary)
 
 
 def spectrogram(
@@ -58,11 +57,9 @@ def spectrogram(
 ) -> None:
     """Harmonize FILE and write its whole-session multitaper spectrogram (CLEF's parameters) as .npz.
 
-    Arrays: ``log_psd`` (n_chans, n_freqs, n_windows) = log(PSD + 1) in µV²/Hz, ``freqs_hz``,
-    ``times_s`` (window centres), ``channels``, ``channel_mask``; ``meta`` holds the harmonization report
-    as JSON.
+    Arrays: log_psd (n_chans, n_freqs, n_windows) = log(PSD + 1) with the PSD in µV²/Hz, freqs_hz, times_s (window centres), channels, channel_mask; meta holds the harmonization report as JSON.
     """
-    from neuronarrator.spectrogram import write_session_spectrogram
+    from neuronarrator.session import write_session_spectrogram
 
     if out.suffix != ".npz":
         raise typer.BadParameter(f"{out}: the output must end in .npz", param_hint="--out")
@@ -72,6 +69,40 @@ def spectrogram(
         f"wrote {out}: {result['n_chans']} channels × {result['n_freqs']} frequencies × "
         f"{result['n_windows']} windows ({result['montage']} montage)"
     )
+
+
+def _render_inspection(summary: dict) -> None:
+    """The human form of ``inspect``: header, channel mapping, quality."""
+    from rich.table import Table
+
+    h = summary["header"]
+    who = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in h.items() if v is not None) or "no header fields"
+    stdout.print(f"[bold]{summary['file']}[/bold]  ({summary['format']}, {summary['montage']} montage)")
+    stdout.print(f"  {summary['duration_s']:.1f} s at {summary['sfreq_hz']:g} Hz; de-identified header: {who}")
+    used, missing = summary["channels_used"], summary["channels_missing"]
+    stdout.print(f"  EEG: {len(used)} of {len(used) + len(missing)} channels found"
+                 + (f"; missing: {', '.join(missing)}" if missing else ""))  # fmt: skip
+    if summary["channels_extra_eeg"]:
+        stdout.print(f"  other EEG electrodes: {', '.join(summary['channels_extra_eeg'])}")
+    for kind, labels in summary["channels_other"].items():
+        stdout.print(f"  {kind}: {', '.join(labels)}")
+    table = Table("label", "kind", "maps to", "Hz", box=None, padding=(0, 2))
+    for ch in summary["channels"]:
+        table.add_row(ch["label"], ch["kind"], ch["canonical"] or "-", f"{ch['sfreq_hz']:g}" if ch["sfreq_hz"] else "-")
+    stdout.print(table)
+    ev = summary["events"]
+    if ev["count"]:
+        stdout.print(f"  events: {ev['count']} (" + ", ".join(f"{d} ×{n}" for d, n in ev["descriptions"].items()) + ")")
+    q = summary["quality"]
+    how = f"sampled {q['seconds_judged']:g} s" if q["sampled"] else "whole recording"
+    stdout.print(f"  quality ({how}): usable {q['usable_fraction']:.1%}, mains {q['line_freq_hz'] or 'not seen'}"
+                 + (f" Hz" if q["line_freq_hz"] else ""))  # fmt: skip
+    for flag in q["bad_channels"]:
+        stdout.print(f"    bad channel {flag['channel']}: {flag['reason']} ({flag['detail']})")
+    if q["bad_spans"]:
+        stdout.print(f"    {len(q['bad_spans'])} bad time spans (see --json)")
+    for warning in q["warnings"]:
+        stdout.print(f"    warning: {warning}")
 
 
 #: Command name -> function. The only place commands are registered.
@@ -91,10 +122,10 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         stderr.print("neuronarrator: aborted", markup=False)
         return 130
-    except (typer.BadParameter, typer.Exit) as error:
-        if isinstance(error, typer.Exit):
-            return error.exit_code
-        stderr.print(f"neuronarrator: {error.format_message()}", markup=False, highlight=False, soft_wrap=True)
+    except typer.Exit as error:
+        return error.exit_code
+    except typer.TyperException as error:  # usage errors: the parser's message with the usage line
+        error.show()
         return 2
     except Exception as error:  # noqa: BLE001 - the last line of defence: one line, not a traceback
         if os.environ.get("NEURONARRATOR_DEBUG"):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -203,12 +202,12 @@ def test_report_is_json_ready(clean_uv: np.ndarray) -> None:
     assert 0 < back["usable_fraction"] < 1
 
 
-def test_twenty_minutes_take_well_under_a_second() -> None:
+def test_twenty_minutes_of_white_noise_are_clean() -> None:
+    # Tests check correctness, never wall-clock time: speed is measured in bench/.
     data = np.random.default_rng(0).standard_normal((19, int(20 * 60 * FS_HZ))) * 20
-    assess_quality(data[:, :2000], FS_HZ, CH)  # warm imports
-    began = time.perf_counter()
-    assess_quality(data, FS_HZ, CH)
-    assert time.perf_counter() - began < 1.0
+    report = assess_quality(data, FS_HZ, CH)
+    assert report.bad_channels == [] and report.bad_spans == []
+    assert report.usable_fraction == 1.0
 
 
 @pytest.mark.parametrize("run", ["S001R01", "S001R02", "S001R04"])

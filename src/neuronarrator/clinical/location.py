@@ -19,7 +19,19 @@ from dataclasses import dataclass
 
 from neuronarrator.io.channels import CANONICAL_19, OLD_TO_NEW
 
-_REGION_WORD = {"front": "frontal", "centr": "central", "tempor": "temporal", "pariet": "parietal", "occipit": "occipital"}
+_REGION_PREFIX = {
+    "front": "frontal",
+    "centr": "central",
+    "tempor": "temporal",
+    "pariet": "parietal",
+    "occipit": "occipital",
+}
+
+
+def _region_of(word: str) -> str:
+    word = word.lower()
+    return next(region for prefix, region in _REGION_PREFIX.items() if word.startswith(prefix))
+
 
 #: Region(s) of each electrode (upper-case name; 10-20 plus the 10-10 names reports use).
 ELECTRODE_REGIONS: dict[str, tuple[str, ...]] = {
@@ -53,7 +65,7 @@ _CANONICAL_UPPER = {c.upper(): c for c in CANONICAL_19} | {o.upper(): n for o, n
 # Ear/mastoid references (A1/A2/M1/M2) are left out on purpose: in report text they name the reference of a
 # montage far more often than where a finding is.
 _ELECTRODE = re.compile(
-    r"(?<![\w-])(F[Pp][12zZ]|AF[3478zZ]|FT(?:7|8|9|10)|FC[1-6zZ]|F(?:[1-9]|10|[zZ])|C[1-6zZ]|"
+    r"(?<![\w])(F[Pp][12zZ]|AF[3478zZ]|FT(?:7|8|9|10)|FC[1-6zZ]|F(?:[1-9]|10|[zZ])|C[1-6zZ]|"
     r"TP(?:7|8|9|10)|T(?:[1-9]|10)|CP[1-6zZ]|PO[3478zZ]|P(?:[1-9]|10|[zZ])|O[12zZ]|S[Pp][12])(?![\w])"
 )
 _SIDE = re.compile(
@@ -63,17 +75,17 @@ _SIDE = re.compile(
     r"|\b(?P<R>R)\b(?=\s*(?:[<>]|temporal|frontal|central|parietal|occipital|fronto|centro|temporo|parieto|"
     r"occipito|hemispher|side|sided|anterior|mid|posterior))"
     r"|(?<=[<>])\s*(?P<Lafter>L)\b|(?<=[<>])\s*(?P<Rafter>R)\b"
-    r"|\b(?P<bilat>bilateral(?:ly)?(?:[- ]independent(?:ly)?)?|bi-?hemispheric|both hemispheres|multi-?focal|"
+    r"|\b(?P<sync>bilateral(?:ly)?\s+synchronous|bisynchronous)\b"
+    r"|\b(?P<bilat>both(?=\s+(?:hemispheres|sides|temporal|frontal|central|parietal|occipital|anterior|posterior))|bilateral(?:ly)?(?:[- ]independent(?:ly)?)?|bi-?hemispheric|both hemispheres|multi-?focal|"
     r"independent(?:ly)?|shifting|alternating)\b"
     r"|\b(?P<midline>midline|vertex|parasagittal midline)\b"
-    r"|\b(?P<gen>diffuse(?:ly)?|generali[sz]ed|global(?:ly)?|widespread|bisynchronous|"
-    r"bilaterally synchronous|bilateral synchronous)\b",
+    r"|\b(?P<gen>diffuse(?:ly)?|generali[sz]ed|global(?:ly)?|widespread)\b",
     re.I,
 )
 # "L"/"R" must be capitals: matched case-sensitively below by checking the group text.
 _REGION = re.compile(
-    r"\b(?P<bi>bi-?)?(?P<first>fronto|centro|temporo|parieto|occipito)?[- ]?"
-    r"(?P<main>front|centr|tempor|pariet|occipit)(?:al|ally|o)?(?:-?polar)?\b",
+    r"\b(?P<bi>bi-?)?(?:(?P<first>fronto|centro|temporo|parieto|occipito)[- ]?)?"
+    r"(?P<main>frontal(?:ly)?|frontopolar|central(?:ly)?|temporal(?!ly)|parietal(?:ly)?|occipital(?:ly)?)\b",
     re.I,
 )
 # Gap words allowed *between* tokens of one location phrase ("left temporal region, maximal at T3").
@@ -112,6 +124,7 @@ class Location:
     channels: tuple[str, ...]
     independent: bool = False
     generalized_word: bool = False
+    regions_stated: bool = False  # regions come from region words, not only from electrode names
 
     @property
     def lateral(self) -> bool:
@@ -146,18 +159,26 @@ def find_tokens(text: str, blocked: list[tuple[int, int]] = ()) -> list[Token]:
         word = m.group(0).strip()
         if kind in ("L", "R", "Lafter", "Rafter") and word not in ("L", "R"):
             continue  # lower-case "l"/"r" is not a side
-        side = {"left": "left", "right": "right", "L": "left", "R": "right", "Lafter": "left", "Rafter": "right",
-                "bilat": "bilateral", "midline": "midline", "gen": "generalized"}[kind]  # fmt: skip
-        if kind == "gen" and "bilateral" in word.lower():
-            side = "generalized"  # "bilaterally synchronous" is the generalized form
+        side = {
+            "left": "left",
+            "right": "right",
+            "L": "left",
+            "R": "right",
+            "Lafter": "left",
+            "Rafter": "right",
+            "bilat": "bilateral",
+            "midline": "midline",
+            "gen": "generalized",
+            "sync": "generalized",
+        }[kind]  # fmt: skip  ("bilaterally synchronous" is the generalized form)
         independent = kind == "bilat" and bool(re.search(r"independ|multi|shifting|alternating", word, re.I))
         tokens.append(Token(m.start(), m.end(), sides=frozenset({side}), independent=independent))
     for m in _REGION.finditer(text):
         if not free(m.start(), m.end()) or _inside_word(text, m.start(), m.end()):
             continue
-        regions = [_REGION_WORD[m.group("main").lower()]]
+        regions = [_region_of(m.group("main"))]
         if m.group("first"):
-            regions.insert(0, _REGION_WORD[m.group("first").lower().rstrip("o")[:6].rstrip("a")])
+            regions.insert(0, _region_of(m.group("first")))
         sides = frozenset({"bilateral"}) if m.group("bi") else frozenset()
         tokens.append(Token(m.start(), m.end(), sides=sides, regions=tuple(dict.fromkeys(regions))))
     for m in _ELECTRODE.finditer(text):
@@ -176,21 +197,31 @@ def find_tokens(text: str, blocked: list[tuple[int, int]] = ()) -> list[Token]:
 
 
 def _inside_word(text: str, start: int, end: int) -> bool:
-    # "temporal" inside "extratemporal"/"interictal"-like compounds is still a region, but guard against
-    # matching inside a longer alphabetic word on the left (e.g. "confrontal" does not exist, "centr" in
-    # "concentration" would).
-    return start > 0 and text[start - 1].isalpha()
+    # A region word glued to letters on either side is part of another word ("extratemporal" is fine to
+    # miss; "temporalis" muscle is not a region).
+    return (start > 0 and text[start - 1].isalpha()) or (end < len(text) and text[end].isalpha())
 
 
-def group_phrases(text: str, tokens: list[Token]) -> list[Location]:
-    """Adjacent tokens (separated only by gap words) become one location phrase."""
+def group_phrases(text: str, tokens: list[Token], blocked: list[tuple[int, int]] = ()) -> list[Location]:
+    """Adjacent tokens (separated only by gap words, and by no ``blocked`` span) become one phrase."""
     phrases: list[list[Token]] = []
     for tok in tokens:
-        if phrases and _PHRASE_GAP.match(text[phrases[-1][-1].end : tok.start]):
+        if (
+            phrases
+            and not _only_generalized(tok)
+            and not _only_generalized(phrases[-1][-1])
+            and _PHRASE_GAP.match(text[phrases[-1][-1].end : tok.start])
+            and not any(phrases[-1][-1].end <= bs < tok.start for bs, _ in blocked)
+        ):
             phrases[-1].append(tok)
         else:
             phrases.append([tok])
     return [read_phrase(p) for p in phrases]
+
+
+def _only_generalized(tok: Token) -> bool:
+    # "diffuse" stands alone: in "sharp waves at T3 and diffuse slowing" it must not join T3's phrase.
+    return tok.sides == frozenset({"generalized"}) and not tok.regions
 
 
 def read_phrase(tokens: list[Token]) -> Location:
@@ -199,6 +230,7 @@ def read_phrase(tokens: list[Token]) -> Location:
     for t in tokens:
         sides |= t.sides
     regions = [r for t in tokens for r in t.regions]
+    stated = bool(regions)
     if not regions:
         regions = [r for t in tokens for r in t.electrode_regions]
     channels = [c for t in tokens for c in t.channels]
@@ -210,6 +242,7 @@ def read_phrase(tokens: list[Token]) -> Location:
         channels=tuple(dict.fromkeys(channels)),
         independent=any(t.independent for t in tokens),
         generalized_word="generalized" in sides,
+        regions_stated=stated,
     )
 
 
@@ -224,11 +257,12 @@ def combine_sides(sides: set[str] | frozenset[str]) -> str | None:
 
 
 def merge_locations(locations: list[Location]) -> Location | None:
-    """Several phrases attached to one finding, read as one location."""
+    """Several phrases attached to one finding, read as one location (stated regions beat electrodes')."""
     if not locations:
         return None
     sides = {loc.side for loc in locations if loc.side}
-    explicit = [r for loc in locations for r in loc.regions]
+    stated = any(loc.regions_stated for loc in locations)
+    explicit = [r for loc in locations if loc.regions_stated or not stated for r in loc.regions]
     return Location(
         start=min(loc.start for loc in locations),
         end=max(loc.end for loc in locations),
@@ -237,6 +271,7 @@ def merge_locations(locations: list[Location]) -> Location | None:
         channels=tuple(dict.fromkeys(c for loc in locations for c in loc.channels)),
         independent=any(loc.independent for loc in locations),
         generalized_word=any(loc.generalized_word for loc in locations),
+        regions_stated=stated,
     )
 
 

@@ -63,7 +63,7 @@ WHERE_REGION = (
     "in the {loc} {region}",
     "over the {loc} head {region}",
     "in the {loc} {region} ({elx})",
-    "over the {loc} {region}, maximal at {elx}",
+    "over the {loc} {region} (maximal at {elx})",
 )
 #: Electrode-only placements: used only where ``{el}`` alone names side and region.
 WHERE_ELECTRODE = ("at {el}", "maximal at {el}", "centered at {el}")
@@ -85,7 +85,6 @@ FRAMES: dict[str, tuple[str, ...]] = {
         "{np} {be} noted.",
         "The record {shows} {np}.",
         "{np} {be} recorded.",
-        "In addition, there {be} {np}.",
     ),
     "probable": (
         "There {be} {hnp}.",
@@ -101,7 +100,11 @@ FRAMES: dict[str, tuple[str, ...]] = {
     ),
 }
 #: Hedges put in front of a noun phrase (after its article, if it has one).
-HEDGES: dict[str, tuple[str, ...]] = {"definite": ("",), "probable": ("probable ", "likely "), "possible": ("possible ",)}
+HEDGES: dict[str, tuple[str, ...]] = {
+    "definite": ("",),
+    "probable": ("probable ", "likely "),
+    "possible": ("possible ",),
+}
 
 # --- Noun phrases of abnormal findings ------------------------------------------------------------------
 # (template, grammatical number). Hedges go in front of them (after the article "a"/"an" if there is one).
@@ -114,11 +117,11 @@ NOUN_PHRASES: dict[str, tuple[tuple[str, str], ...]] = {
         ("{prev}{hz} Hz {slowband} slowing {where}", "sg"),
     ),
     "asymmetry": (
-        ("amplitude asymmetry, with lower amplitude {where}", "sg"),
+        ("amplitude asymmetry with lower amplitude {where}", "sg"),
         ("reduced background amplitude {where}", "sg"),
         ("lower-voltage background activity {where}", "sg"),
         ("{loc} attenuation of the background", "sg"),
-        ("an asymmetry of the background, which is of lower amplitude {where}", "sg"),
+        ("an asymmetry of the background with lower amplitude {where}", "sg"),
         ("{side}-sided amplitude attenuation of the background", "sg"),
     ),
     "excess_beta": (
@@ -157,9 +160,10 @@ NOUN_PHRASES: dict[str, tuple[tuple[str, str], ...]] = {
         ("{loc} LPDs{athz}", "pl"),
     ),
     "lpd_bilateral": (
-        ("bilateral independent periodic discharges (BIPDs) {where}{athz}", "pl"),
+        ("bilateral independent periodic discharges (BIPDs) in the {regions_word} regions{athz}", "pl"),
         ("BIPDs {where}{athz}", "pl"),
-        ("bilateral independent lateralized periodic discharges {where}{athz}", "pl"),
+        ("bilateral independent lateralized periodic discharges in the {regions_word} regions{athz}", "pl"),
+        ("{prev}bilateral independent periodic discharges{athz}", "pl"),
     ),
     "gpd": (
         ("generalized periodic discharges (GPDs){athz}", "pl"),
@@ -188,9 +192,9 @@ NOUN_PHRASES: dict[str, tuple[tuple[str, str], ...]] = {
         ("generalized {hz} Hz {slowband} slowing", "sg"),
     ),
     "seizure": (
-        ("electrographic seizure{onset}", "sg"),
-        ("electrographic seizure{onset}", "sg"),
-        ("seizure{onset}", "sg"),
+        ("an electrographic seizure{onset}", "sg"),
+        ("an electrographic seizure{onset}", "sg"),
+        ("a seizure{onset}", "sg"),
     ),
 }
 
@@ -216,7 +220,7 @@ CODE_SENTENCES: dict[str, tuple[str, ...]] = {
     ),
     "asymmetry": (
         "The background {is} of lower amplitude {where}.",
-        "There {is} an amplitude asymmetry, with lower amplitude {where}.",
+        "There {is} an amplitude asymmetry with lower amplitude {where}.",
         "Background amplitude {is} reduced {where}.",
     ),
     "focal_epileptiform": (
@@ -258,18 +262,30 @@ SEIZURE_SENTENCES = (
 )
 SEIZURE_NOUNS: dict[str, tuple[str, ...]] = {
     "definite": ("an electrographic seizure", "one electrographic seizure", "a seizure"),
-    "probable": ("a probable electrographic seizure", "a likely electrographic seizure", "a probable seizure"),
+    "probable": (
+        "a probable electrographic seizure",
+        "a likely electrographic seizure",
+        "a probable seizure",
+    ),
     "possible": ("a possible electrographic seizure", "a possible seizure"),
 }
 SEIZURE_NOUNS_AGAIN: dict[str, tuple[str, ...]] = {
-    "definite": ("another electrographic seizure", "a second electrographic seizure"),
-    "probable": ("another probable electrographic seizure",),
-    "possible": ("another possible electrographic seizure",),
+    "definite": (
+        "another electrographic seizure",
+        "a {ordinal} electrographic seizure",
+        "a {ordinal} seizure",
+    ),
+    "probable": ("another probable electrographic seizure", "a {ordinal}, probable electrographic seizure"),
+    "possible": ("another possible electrographic seizure", "a {ordinal}, possible electrographic seizure"),
 }
-ONSET_FOCAL = (", arising from the {loc} {region}", " with {loc} onset", ", beginning over the {loc} {region}",
+ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth")
+ONSET_FOCAL = (", arising from the {loc} {region}", " with {loc} onset", " with onset over the {loc} {region}",
                " with onset at {el}", ", arising from the {loc} {region} ({elx})")  # fmt: skip
 ONSET_HEMISPHERE = (", arising from the {side} hemisphere", " with {side} hemispheric onset")
-ONSET_BILATERAL = (" with bilateral {regions_word} onset", ", arising bilaterally from the {regions_word} regions")
+ONSET_BILATERAL = (
+    " with bilateral {regions_word} onset",
+    ", arising bilaterally from the {regions_word} regions",
+)
 ONSET_MIDLINE = (" with midline onset at {el}", ", arising from the midline ({el})")
 ONSET_GENERALIZED = (" with generalized onset", ", generalized from onset", ", generalized at onset")
 EVOLUTION = (
@@ -298,7 +314,7 @@ PDR_REACT_CLAUSES = (
     ", which attenuates with eye opening",
     ", reactive to eye opening",
     ", with normal attenuation on eye opening",
-    " that blocks with eye opening",
+    ", blocking with eye opening",
 )
 PDR_REACT_SENTENCES = (
     "It attenuates with eye opening.",
@@ -355,7 +371,7 @@ STATE_SENTENCES: dict[str, tuple[str, ...]] = {
         "Most of the recording {is} in {noun}{others}.",
     ),
 }
-STATE_OTHERS = (", with {brief}{list}", ", with {list} also recorded", "; {list} {is} also recorded")
+STATE_OTHERS = (", with {brief}{list}", ", with {list} also recorded", "; {list} {be} also recorded")
 STATE_BRIEF = ("brief periods of ", "some ", "")
 #: Sleep transients, named without side or region.
 TRANSIENT_NOUNS: dict[str, tuple[str, ...]] = {
@@ -375,10 +391,10 @@ TRANSIENT_SENTENCES = (
 ARTIFACT_NOUNS: dict[str, tuple[str, ...]] = {
     "eye_blink_artifact": ("eye blink artifact", "blink artifact"),
     "eye_movement_artifact": ("eye movement artifact", "lateral eye movement artifact"),
-    "muscle_artifact": ("muscle artifact", "myogenic (muscle) artifact", "EMG artifact"),
-    "electrode_artifact": ("electrode artifact", "electrode pop artifact", "intermittent electrode artifact"),
-    "ecg_artifact": ("ECG artifact", "EKG artifact", "cardiac (ECG) artifact"),
-    "line_noise": ("line noise", "{hz} Hz line noise", "mains (line noise) interference"),
+    "muscle_artifact": ("muscle artifact", "myogenic artifact", "EMG artifact"),
+    "electrode_artifact": ("electrode artifact", "electrode pop artifact", "electrode pop"),
+    "ecg_artifact": ("ECG artifact", "EKG artifact", "cardiac artifact"),
+    "line_noise": ("line noise", "{hz} Hz line noise", "mains interference"),
 }
 ARTIFACT_SENTENCES = (
     "{list} {is} noted.",
@@ -435,7 +451,14 @@ IMPRESSION_ABNORMAL_BARE = ("Abnormal EEG.", "This is an abnormal EEG.")
 IMPRESSION_NORMAL_WITH_HEDGED = (
     "No definite abnormality; the equivocal finding described above is of uncertain significance.",
 )
-STATE_ADJ = {"awake": "awake", "drowsy": "drowsy", "n1": "sleep", "n2": "sleep", "n3": "sleep", "rem": "sleep"}
+STATE_ADJ = {
+    "awake": "awake",
+    "drowsy": "drowsy",
+    "n1": "sleep",
+    "n2": "sleep",
+    "n3": "sleep",
+    "rem": "sleep",
+}
 STATE_IN = {"awake": "wakefulness", "drowsy": "drowsiness", "sleep": "sleep"}
 
 # --- Clinical correlation ------------------------------------------------------------------------------
@@ -522,7 +545,7 @@ CORRELATION: dict[str, tuple[str, ...]] = {
         "{subj} indicates epileptic activity{from_region}; urgent clinical correlation is recommended.",
         "{subj} confirms ongoing epileptic activity{from_region}; treatment is at the discretion of the "
         "treating team.",
-        "{subj} should be correlated with the clinical events at that time{from_region_paren}.",
+        "{subj} should be correlated with the clinical events at that time.",
     ),
     "uncertain": (
         "The significance of {ref} is uncertain; a repeat recording could clarify it.",

@@ -345,7 +345,9 @@ def harmonize(
         zeros marked False in ``channel_mask``. Either way they are reported.
     start_s, stop_s : float
         The span to harmonize (seconds from the start; ``stop_s=None``: to the end). Filters see up to
-        5 s of context either side, so consecutive chunks join without edge transients.
+        5 s of context either side, so consecutive chunks join without edge transients. Quality, and
+        so the channels interpolated, is judged per chunk; pass the ``line_freq_hz`` found on the first
+        chunk to the others so that all are notched alike.
 
     Returns
     -------

@@ -6,7 +6,7 @@ import logging
 
 import numpy as np
 
-from neuronarrator.io.channels import CANONICAL_19
+from neuronarrator.io.channels import CANONICAL_19, has_position
 from neuronarrator.io.errors import NoEEGChannelsError
 from neuronarrator.io.harmonize import (
     MIN_GOOD_FOR_INTERPOLATION,
@@ -17,7 +17,7 @@ from neuronarrator.io.harmonize import (
     events_in_span,
 )
 from neuronarrator.io.recording import Recording
-from neuronarrator.signal.interpolate import has_position, spherical_spline_matrix
+from neuronarrator.signal.interpolate import spherical_spline_matrix
 from neuronarrator.signal.preprocess import notch_uv
 from neuronarrator.signal.quality import assess_quality, bridge_nonfinite
 

@@ -4,13 +4,13 @@ The same spline as MNE's ``interpolate_bads`` (stiffness m = 4, 50 Legendre term
 1e-5, a constant term so that any common reference passes through unchanged), written out here so that
 it works on plain arrays, is computed once per channel set, and applies at any sampling rate: the
 interpolation is a fixed linear combination of channels, so it commutes with every temporal filter.
-Positions are MNE's ``standard_1020`` template (:func:`neuronarrator.io.channels.positions_m`), projected
-on the sphere that fits the 19 canonical electrodes best.
+Positions are MNE's template 10-20 montage (``standard_1020``, named ``colin27_1020`` since MNE 1.13;
+:func:`neuronarrator.io.channels.positions_m`), projected on the sphere that fits the 19 canonical
+electrodes best.
 """
 
 from __future__ import annotations
 
-import warnings
 from functools import lru_cache
 
 import numpy as np
@@ -18,31 +18,11 @@ from numpy.polynomial.legendre import legval
 
 from neuronarrator.io.channels import CANONICAL_19, positions_m
 
-#: Spline stiffness m and series length, as Perrin et al. (1989) and MNE.
+#: Spline stiffness m = 4 (Perrin et al. 1989) and the Legendre series length MNE uses.
 STIFFNESS = 4
 N_LEGENDRE_TERMS = 50
 #: Tikhonov regularisation on the diagonal (MNE's default); keeps the system well posed for close pairs.
 ALPHA = 1e-5
-
-
-def _positions(names: tuple[str, ...]) -> np.ndarray:
-    with warnings.catch_warnings():  # MNE >= 1.13 renames standard_1020 to colin27_1020: same positions
-        warnings.simplefilter("ignore", FutureWarning)
-        return positions_m(names)
-
-
-@lru_cache(maxsize=1)
-def _template_names() -> frozenset[str]:
-    import mne
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        return frozenset(mne.channels.make_standard_montage("standard_1020").ch_names)
-
-
-def has_position(name: str) -> bool:
-    """Whether the template has a position for this (canonical) electrode name."""
-    return name in _template_names()
 
 
 @lru_cache(maxsize=1)
@@ -51,10 +31,12 @@ def head_origin_m() -> np.ndarray:
 
     |p|² = 2 p·c + (r² - |c|²) is linear in the centre c and the constant, so one lstsq solves it.
     """
-    pos = _positions(CANONICAL_19)
+    pos = positions_m(CANONICAL_19)
     design = np.hstack([2 * pos, np.ones((len(pos), 1))])
     solution, *_ = np.linalg.lstsq(design, (pos**2).sum(axis=1), rcond=None)
-    return solution[:3]
+    origin = solution[:3].copy()
+    origin.setflags(write=False)  # cached: shared by every caller
+    return origin
 
 
 def _legendre_g(cosang: np.ndarray) -> np.ndarray:
@@ -83,8 +65,8 @@ def spherical_spline_matrix(sources: tuple[str, ...], targets: tuple[str, ...]) 
     if len(sources) < 3:
         raise ValueError(f"spherical splines need at least 3 source electrodes, got {len(sources)}")
     origin = head_origin_m()
-    pos_from = _positions(sources) - origin
-    pos_to = _positions(targets) - origin
+    pos_from = positions_m(sources) - origin
+    pos_to = positions_m(targets) - origin
     pos_from /= np.linalg.norm(pos_from, axis=1, keepdims=True)
     pos_to /= np.linalg.norm(pos_to, axis=1, keepdims=True)
     g_from = _legendre_g(np.clip(pos_from @ pos_from.T, -1, 1))

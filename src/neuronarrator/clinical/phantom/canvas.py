@@ -25,6 +25,33 @@ from neuronarrator.clinical.phantom.subject import Subject
 from neuronarrator.clinical.phantom.waveforms import smooth_gate, spans_mask
 from neuronarrator.io.recording import Event
 
+
+def stream(entropy: int, name: str) -> np.random.Generator:
+    """The random stream ``name`` of a seed: a child of ``SeedSequence(entropy)`` keyed by the name's CRC-32."""
+    key = zlib.crc32(name.encode("utf-8"))
+    return np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(key,)))
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A requested finding before generation: what the caller fixed (the rest is drawn).
+
+    Parsed from ``code[:side][:region[+region]][:frequency][:channel]``, e.g. ``focal_slowing:left:temporal``,
+    ``pdr:9.5``, ``seizure:right:frontal+temporal``, ``electrode_artifact:T8``.
+    """
+
+    code: str
+    side: str | None = None
+    regions: tuple[str, ...] = ()
+    frequency_hz: float | None = None
+    channels: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        parts = [self.code, self.side or "", "+".join(self.regions),
+                 "" if self.frequency_hz is None else f"{self.frequency_hz:g}", *self.channels]  # fmt: skip
+        return ":".join(p for p in parts if p)
+
+
 #: Length of a scored epoch (AASM), which is also the state timeline's step.
 EPOCH_S = 30.0
 
@@ -79,9 +106,8 @@ class Canvas:
         return np.arange(self.n_times) / self.sfreq_hz
 
     def stream(self, name: str) -> np.random.Generator:
-        """An independent random stream for ``name``, fixed by the seed."""
-        key = zlib.crc32(name.encode("utf-8"))
-        return np.random.default_rng(np.random.SeedSequence(self.entropy, spawn_key=(key,)))
+        """An independent random stream for ``name``, fixed by the seed (see :func:`stream`)."""
+        return stream(self.entropy, name)
 
     # -- states and gates ------------------------------------------------------------------------------
     def state_spans(self, states: Sequence[str] | str) -> list[tuple[float, float]]:
@@ -121,7 +147,9 @@ class Canvas:
         self.extracerebral += weights[:, None] * wave_uv[None, :] if weights.ndim == 1 else weights * wave_uv
 
     # -- truth ------------------------------------------------------------------------------------------
-    def evidence(self, spans_s: Sequence[tuple[float, float]], channels: Sequence[str]) -> tuple[Evidence, ...]:
+    def evidence(
+        self, spans_s: Sequence[tuple[float, float]], channels: Sequence[str]
+    ) -> tuple[Evidence, ...]:
         """Evidence for spans clipped to the recording (spans that fall outside are dropped)."""
         out = []
         for start, end in spans_s:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from neuronarrator.clinical.findings import Finding
-from neuronarrator.clinical.phantom.canvas import Canvas
+from neuronarrator.clinical.phantom.canvas import Canvas, Spec
 from neuronarrator.clinical.phantom.head import channels_over, eye_fields, gaussian_field
 from neuronarrator.clinical.phantom.subject import PARAMETERS
 from neuronarrator.clinical.phantom.waveforms import (
@@ -52,7 +52,7 @@ def _on_off(rng: np.random.Generator, canvas: Canvas, duty: float, scale_s: floa
     return smooth_gate(slow > threshold, canvas.sfreq_hz, 0.5)
 
 
-def add_pdr(canvas: Canvas, spec: Finding | None = None) -> None:
+def add_pdr(canvas: Canvas, spec: Spec | None = None) -> None:
     """The posterior dominant rhythm, its reactivity to eye opening, and its fate in drowsiness."""
     subject = canvas.subject
     rng = canvas.stream("pdr")
@@ -69,25 +69,34 @@ def add_pdr(canvas: Canvas, spec: Finding | None = None) -> None:
     for state in states:
         duty_gate = _on_off(canvas.stream(f"pdr-duty-{state}"), canvas, PDR_DUTY[state])
         envelope += canvas.state_gate(state) * PDR_STATE_GAIN[state] * duty_gate
-    eyes_open = canvas.eyes_open_mask()
-    blocked = smooth_gate(eyes_open, sfreq, 0.3)  # alpha blocking within ~0.3 s of eye opening
+    blocked = smooth_gate(canvas.eyes_open_mask(), sfreq, 0.3)  # alpha blocking within ~0.3 s of eye opening
     envelope *= 1.0 - (1.0 - subject.pdr_eyes_open_residual) * blocked
     field_left, field_right = gaussian_field("O1", PDR_SIGMA_M), gaussian_field("O2", PDR_SIGMA_M)
     canvas.add_cortical(field_left, rms * envelope * (coherence * shared + rest * left))
-    canvas.add_cortical(field_right * subject.pdr_right_over_left, rms * envelope * (coherence * shared + rest * right))
+    canvas.add_cortical(
+        field_right * subject.pdr_right_over_left, rms * envelope * (coherence * shared + rest * right)
+    )
 
-    channels = channels_over(field_left + field_right, 0.45)
+    channels = channels_over(field_left + field_right, 0.35)  # O1, O2, P3, Pz, P4
     awake = canvas.state_spans(("awake", "drowsy"))
     closed = [(s, e) for s, e in _complement(canvas.eyes_open_s, awake)]
-    pdr = Finding("pdr", frequency_hz=round(float(frequency), 2), channels=channels, evidence=canvas.evidence(closed, channels))
+    pdr = Finding(
+        "pdr",
+        frequency_hz=round(float(frequency), 2),
+        channels=channels,
+        evidence=canvas.evidence(closed, channels),
+    )
     canvas.record(pdr, frequency_hz=float(frequency), amplitude_uv=subject.pdr_amplitude_uv)
     if pdr.evidence and canvas.eyes_open_s:
-        reactive = Finding("pdr_reactive", channels=channels, evidence=canvas.evidence(canvas.eyes_open_s, channels))
+        reactive = Finding(
+            "pdr_reactive", channels=channels, evidence=canvas.evidence(canvas.eyes_open_s, channels)
+        )
         canvas.record(reactive, residual_fraction=subject.pdr_eyes_open_residual)
-    del eyes_open
 
 
-def _complement(holes: tuple[tuple[float, float], ...], spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
+def _complement(
+    holes: tuple[tuple[float, float], ...], spans: list[tuple[float, float]]
+) -> list[tuple[float, float]]:
     """``spans`` minus ``holes`` (both lists of (start, end))."""
     out = []
     for start, end in spans:
@@ -111,13 +120,20 @@ def add_mu_and_beta(canvas: Canvas) -> None:
     canvas.add_cortical(gaussian_field("Fz", 0.08), subject.beta_rms_uv * beta)
     if subject.mu_amplitude_uv > 0 and "awake" in canvas.epoch_states:
         rng = canvas.stream("mu")
-        sources = spectral_noise(rng, 2, canvas.n_times, canvas.sfreq_hz, gaussian_band(subject.mu_frequency_hz, 0.4))
-        arch = sources + 0.35 * (sources**2 - 1.0)  # the arciform (wicket-like) shape: a phase-locked harmonic
+        sources = spectral_noise(
+            rng, 2, canvas.n_times, canvas.sfreq_hz, gaussian_band(subject.mu_frequency_hz, 0.4)
+        )
+        arch = sources + 0.35 * (
+            sources**2 - 1.0
+        )  # the arciform (wicket-like) shape: a phase-locked harmonic
         gate = canvas.state_gate("awake") * _on_off(rng, canvas, 0.4, 3.0)
         rms = subject.mu_amplitude_uv / P2P_PER_RMS_NARROW
         for centre, row in (("C3", arch[0]), ("C4", arch[1])):
             canvas.add_cortical(gaussian_field(centre, 0.035), rms * gate * row)
-        canvas.notes["mu_rhythm"] = {"frequency_hz": round(subject.mu_frequency_hz, 2), "amplitude_uv": subject.mu_amplitude_uv}
+        canvas.notes["mu_rhythm"] = {
+            "frequency_hz": round(subject.mu_frequency_hz, 2),
+            "amplitude_uv": subject.mu_amplitude_uv,
+        }
 
 
 def add_state_theta(canvas: Canvas) -> None:
@@ -146,22 +162,38 @@ def add_slow_eye_movements(canvas: Canvas) -> None:
     _, horizontal = eye_fields()
     canvas.add_extracerebral(horizontal, amplitude / P2P_PER_RMS_NARROW * gate * wave)
     canvas.record(
-        Finding("eye_movement_artifact", channels=("F7", "F8"), evidence=canvas.evidence(spans, ("F7", "F8"))),
+        Finding(
+            "eye_movement_artifact", channels=("F7", "F8"), evidence=canvas.evidence(spans, ("F7", "F8"))
+        ),
         slow_eye_movement_hz=float(freq),
     )
 
 
-def _transients_in(canvas: Canvas, rng: np.random.Generator, states: tuple[str, ...], per_min: float, min_gap_s: float) -> np.ndarray:
-    """Random times inside epochs of ``states`` at ``per_min`` per minute."""
+def _transients_in(
+    canvas: Canvas,
+    rng: np.random.Generator,
+    states: tuple[str, ...],
+    per_min: float,
+    min_gap_s: float,
+    required: bool = False,
+) -> np.ndarray:
+    """Random times inside epochs of ``states`` at ``per_min`` per minute; at least one if ``required``."""
     times = event_times(rng, canvas.duration_s, 60.0 / per_min, min_gap_s)
-    inside = spans_mask(canvas.n_times, canvas.sfreq_hz, canvas.state_spans(states))
-    return times[inside[np.clip((times * canvas.sfreq_hz).astype(int), 0, canvas.n_times - 1)]]
+    spans = canvas.state_spans(states)
+    inside = spans_mask(canvas.n_times, canvas.sfreq_hz, spans)
+    times = times[inside[np.clip((times * canvas.sfreq_hz).astype(int), 0, canvas.n_times - 1)]]
+    if required and times.size == 0 and spans:
+        start, end = max(spans, key=lambda s: s[1] - s[0])
+        times = np.array([rng.uniform(start + 0.3 * (end - start), end - 0.3 * (end - start))])
+    return times
 
 
-def add_vertex_waves(canvas: Canvas, spec: Finding | None = None) -> None:
+def add_vertex_waves(canvas: Canvas, spec: Spec | None = None) -> None:
     """Vertex sharp waves of N1 and N2: surface-negative, < 0.5 s, maximal at Cz."""
     rng = canvas.stream("vertex")
-    times = _transients_in(canvas, rng, ("n1", "n2"), PARAMETERS["vertex_wave_per_min"].draw(rng), 4.0)
+    times = _transients_in(
+        canvas, rng, ("n1", "n2"), PARAMETERS["vertex_wave_per_min"].draw(rng), 4.0, spec is not None
+    )
     if times.size == 0:
         return
     sfreq = canvas.sfreq_hz
@@ -178,24 +210,30 @@ def add_vertex_waves(canvas: Canvas, spec: Finding | None = None) -> None:
     canvas.record(Finding("vertex_waves", channels=channels, evidence=canvas.evidence(spans, channels)))
 
 
-def add_spindles(canvas: Canvas, spec: Finding | None = None) -> None:
+def add_spindles(canvas: Canvas, spec: Spec | None = None) -> None:
     """Sleep spindles of N2 (and fewer in N3): 11-16 Hz, 0.5-2 s, waxing-waning, central maximum."""
     rng = canvas.stream("spindles")
     per_min = PARAMETERS["spindle_per_min"].draw(rng)
     times = np.concatenate([
-        _transients_in(canvas, rng, ("n2",), per_min, 3.0), _transients_in(canvas, rng, ("n3",), per_min / 3, 3.0)
+        _transients_in(canvas, rng, ("n2",), per_min, 3.0, spec is not None), _transients_in(canvas, rng, ("n3",), per_min / 3, 3.0)
     ])  # fmt: skip
     if times.size == 0:
         return
     sfreq, n = canvas.sfreq_hz, canvas.n_times
-    base = spec.frequency_hz if spec is not None and spec.frequency_hz else PARAMETERS["spindle_frequency_hz"].draw(rng)
+    base = (
+        spec.frequency_hz
+        if spec is not None and spec.frequency_hz
+        else PARAMETERS["spindle_frequency_hz"].draw(rng)
+    )
     freqs = base + rng.uniform(-0.4, 0.4, size=times.size)
     durations = PARAMETERS["spindle_duration_s"].draw(rng, size=times.size)
     amplitudes = PARAMETERS["spindle_amplitude_uv"].draw(rng, size=times.size) / 2.0
     phases = rng.uniform(0, 2 * np.pi, size=times.size)
     wave = np.zeros(n)
     t = canvas.t_s
-    for t0, dur, f, a, ph in zip(times, durations, freqs, amplitudes, phases, strict=True):  # one slice per event
+    for t0, dur, f, a, ph in zip(
+        times, durations, freqs, amplitudes, phases, strict=True
+    ):  # one slice per event
         i0, i1 = max(0, int((t0 - dur / 2) * sfreq)), min(n, int((t0 + dur / 2) * sfreq))
         local = (t[i0:i1] - (t0 - dur / 2)) / dur
         wave[i0:i1] += a * np.sin(np.pi * np.clip(local, 0, 1)) ** 2 * np.cos(2 * np.pi * f * t[i0:i1] + ph)
@@ -208,10 +246,12 @@ def add_spindles(canvas: Canvas, spec: Finding | None = None) -> None:
     canvas.record(finding, per_min=float(per_min))
 
 
-def add_k_complexes(canvas: Canvas, spec: Finding | None = None) -> None:
+def add_k_complexes(canvas: Canvas, spec: Spec | None = None) -> None:
     """K-complexes of N2: a negative sharp wave then a positive component, >= 0.5 s, frontal maximum."""
     rng = canvas.stream("k-complexes")
-    times = _transients_in(canvas, rng, ("n2",), PARAMETERS["k_complex_per_min"].draw(rng), 8.0)
+    times = _transients_in(
+        canvas, rng, ("n2",), PARAMETERS["k_complex_per_min"].draw(rng), 8.0, spec is not None
+    )
     if times.size == 0:
         return
     sfreq = canvas.sfreq_hz
@@ -235,7 +275,9 @@ def add_n3_delta(canvas: Canvas) -> None:
     freq = PARAMETERS["n3_delta_hz"].draw(rng)
     amplitude = PARAMETERS["n3_delta_uv"].draw(rng)
     wave = spectral_noise(rng, 1, canvas.n_times, canvas.sfreq_hz, gaussian_band(freq, 0.3))[0]
-    canvas.add_cortical(gaussian_field("Fz", 0.09), amplitude / P2P_PER_RMS_NARROW * canvas.state_gate("n3") * wave)
+    canvas.add_cortical(
+        gaussian_field("Fz", 0.09), amplitude / P2P_PER_RMS_NARROW * canvas.state_gate("n3") * wave
+    )
     canvas.notes["n3"] = {"delta_hz": round(float(freq), 2), "amplitude_uv": round(float(amplitude), 1)}
 
 

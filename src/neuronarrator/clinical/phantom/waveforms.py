@@ -103,9 +103,14 @@ def place(
     return full[anchor : anchor + n_times]
 
 
-def half_gaussians(sfreq_hz: float, rise_s: float, fall_s: float, reach: float = 4.0) -> tuple[np.ndarray, int]:
+def half_gaussians(
+    sfreq_hz: float, rise_s: float, fall_s: float, reach: float = 4.0
+) -> tuple[np.ndarray, int]:
     """An asymmetric bump (peak 1): Gaussian flanks with standard deviations ``rise_s`` and ``fall_s``."""
-    t = np.arange(-int(np.ceil(reach * rise_s * sfreq_hz)), int(np.ceil(reach * fall_s * sfreq_hz)) + 1) / sfreq_hz
+    t = (
+        np.arange(-int(np.ceil(reach * rise_s * sfreq_hz)), int(np.ceil(reach * fall_s * sfreq_hz)) + 1)
+        / sfreq_hz
+    )
     shape = np.where(t < 0, np.exp(-0.5 * (t / rise_s) ** 2), np.exp(-0.5 * (t / fall_s) ** 2))
     return shape, int(np.flatnonzero(t == 0)[0])
 
@@ -174,3 +179,14 @@ def sharpened(phase: np.ndarray, sharpness: float) -> np.ndarray:
     s = np.clip(sharpness, 0.0, 1.0)
     wave = np.cos(phase) + 0.5 * s * np.cos(2 * phase)
     return -wave / (1.0 + 0.5 * s)
+
+
+def at_least_one(
+    times: np.ndarray, rng: np.random.Generator, duration_s: float, margin_s: float = 1.0
+) -> np.ndarray:
+    """A requested transient must occur: if the random draw gave none, place one."""
+    if times.size:
+        return times
+    return np.array(
+        [rng.uniform(min(margin_s, duration_s / 3), max(duration_s - margin_s, 2 * duration_s / 3))]
+    )
