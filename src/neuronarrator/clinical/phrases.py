@@ -72,7 +72,7 @@ WHERE_BILATERAL = ("over both {regions_word} regions", "bilaterally in the {regi
                    "over the {regions_word} regions bilaterally")  # fmt: skip
 WHERE_MIDLINE = ("in the midline ({el})", "at {el}", "over the midline {regions_word} region")
 #: Fields of focal discharges next to their region words.
-FIELDS = ("", ", phase reversing at {elx}", ", maximal at {elx}", " with phase reversal at {elx}")
+FIELDS = ("", " phase reversing at {elx}", " (maximal at {elx})", " with phase reversal at {elx}")
 
 # --- Certainty ------------------------------------------------------------------------------------------
 #: Sentence frames stating a noun phrase with its certainty class: {np} is the bare noun phrase, {hnp} the

@@ -266,11 +266,9 @@ class _Writer:
         if f.side in ("left", "right"):
             slots["loc"] = f"{f.side} {words}" if regions else f"{f.side} hemispheric"
             slots["focal"] = "focal" if regions else "lateralized"
-            where = (
-                P.WHERE_REGION + (P.WHERE_ELECTRODE if "el" in slots else ())
-                if regions
-                else P.WHERE_HEMISPHERE
-            )
+            # An electrode alone places a discharge or a rhythm, not a lower-amplitude area.
+            by_electrode = "el" in slots and f.code != "asymmetry"
+            where = P.WHERE_REGION + (P.WHERE_ELECTRODE if by_electrode else ()) if regions else P.WHERE_HEMISPHERE
         elif f.side == "bilateral":
             slots["loc"] = f"bilateral {words}".strip()
             slots["focal"] = "focal"

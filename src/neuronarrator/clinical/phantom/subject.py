@@ -44,13 +44,15 @@ PARAMETERS: dict[str, Range] = {
     "pdr_frequency_hz": Range(8.5, 11.5, "Hz", "Niedermeyer (waking adult): alpha 10.2 +/- 0.9 Hz in young "
                               "adults, ~0.5-1 Hz lower in the healthy elderly, >= 8 Hz"),
     "pdr_slowed_frequency_hz": Range(6.0, 7.8, "Hz", "E&P / ACNS 2021: an adult PDR below 8 Hz is slowed"),
-    "pdr_amplitude_uv": Range(20, 60, "µV p-p", "Niedermeyer: adult alpha mostly 20-60 µV, lower with age"),
+    "pdr_amplitude_uv": Range(25, 70, "µV p-p", "Niedermeyer: adult alpha mostly 20-60 µV (some > 100 µV), "
+                              "lower with age; EEGMMI S001R02 O1: ~120 µV"),
     "pdr_right_over_left": Range(1.0, 1.2, "ratio", "Niedermeyer: right alpha often higher; < 50 % is normal"),
     "pdr_sigma_hz": Range(0.35, 0.6, "Hz", "alpha peak FWHM ~1-1.5 Hz (EEGMMI S001R02 measured here: ~1.4 Hz)"),
     "pdr_eyes_open_residual": Range(0.1, 0.3, "ratio", "Niedermeyer: eye opening blocks alpha (>= 50 %)"),
-    "background_rms_uv": Range(10, 20, "µV RMS", "awake adult background 20-70 µV p-p (Niedermeyer); "
-                               "EEGMMI S001R01 (eyes open) O1: ~20 µV RMS 1-40 Hz"),
-    "aperiodic_exponent": Range(0.9, 1.6, "", "Donoghue et al. 2020 Nat Neurosci 23:1655 (1/f exponent of "
+    "background_rms_uv": Range(25, 40, "µV RMS", "per site before referencing (much of it is common to all "
+                               "sites); gives 12-20 µV RMS 1-45 Hz in average reference, as EEGMMI S001R01 "
+                               "(eyes open: 22 µV); awake adult background 20-70 µV p-p (Niedermeyer)"),
+    "aperiodic_exponent": Range(1.2, 1.9, "", "Donoghue et al. 2020 Nat Neurosci 23:1655 (1/f exponent of "
                                 "scalp EEG ~1-2), flatter with age: Voytek et al. 2015 J Neurosci 35:13257"),
     "sleep_exponent_increase": Range(0.3, 0.6, "", "Lendner et al. 2020 eLife 9:e55092: steeper 1/f in sleep"),
     "knee_hz": Range(0.5, 1.5, "Hz", "scalp spectra flatten below ~1 Hz (Miller et al. 2009; FOOOF knee)"),
