@@ -68,9 +68,9 @@ def main() -> None:
         for name, sfreq_hz, hours in (("20 min, 19 ch, 256 Hz", 256.0, 1 / 3), ("24 h, 19 ch, 200 Hz", 200.0, 24)):
             path = folder / "rec.edf"
             _write_edf(path, sfreq_hz, hours)
-            load_s = _best_s(lambda: mne.io.read_raw_edf(path, preload=True, verbose="error"), repeats=1 if hours > 1 else 3)
-            inspect_s = _best_s(lambda: inspect_file(path))
-            cli_s = _best_s(lambda: subprocess.run([cli, "inspect", str(path)], check=True, capture_output=True))
+            load_s = _best_s(lambda p=path: mne.io.read_raw_edf(p, preload=True, verbose="error"), repeats=1 if hours > 1 else 3)
+            inspect_s = _best_s(lambda p=path: inspect_file(p))
+            cli_s = _best_s(lambda p=path: subprocess.run([cli, "inspect", str(p)], check=True, capture_output=True))
             print(f"{name:<24}{load_s:>16.3f}{inspect_s:>13.3f}{load_s / inspect_s:>7.0f}x{cli_s:>14.3f}")
             path.unlink()
     finally:

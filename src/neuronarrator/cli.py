@@ -96,7 +96,7 @@ def _render_inspection(summary: dict) -> None:
     q = summary["quality"]
     how = f"sampled {q['seconds_judged']:g} s" if q["sampled"] else "whole recording"
     stdout.print(f"  quality ({how}): usable {q['usable_fraction']:.1%}, mains {q['line_freq_hz'] or 'not seen'}"
-                 + (f" Hz" if q["line_freq_hz"] else ""))  # fmt: skip
+                 + (" Hz" if q["line_freq_hz"] else ""))  # fmt: skip
     for flag in q["bad_channels"]:
         stdout.print(f"    bad channel {flag['channel']}: {flag['reason']} ({flag['detail']})")
     if q["bad_spans"]:

@@ -44,7 +44,7 @@ def chunk_spans_s(duration_s: float, chunk_s: float = CHUNK_S) -> list[tuple[flo
     bounds = list(np.arange(0.0, duration_s, chunk_s))
     if len(bounds) > 1 and duration_s - bounds[-1] < max(60.0, MIN_DURATION_S):
         bounds.pop()
-    spans: list[tuple[float, float | None]] = [(float(a), float(b)) for a, b in zip(bounds, bounds[1:])]
+    spans: list[tuple[float, float | None]] = [(float(a), float(b)) for a, b in zip(bounds, bounds[1:], strict=False)]
     spans.append((float(bounds[-1]), None))
     return spans
 
