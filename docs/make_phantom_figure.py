@@ -25,7 +25,7 @@ from neuronarrator.clinical.phantom import PhantomRecording, generate  # noqa: E
 from neuronarrator.io.channels import DOUBLE_BANANA, DOUBLE_BANANA_NAMES, bipolar_matrix  # noqa: E402
 
 MM_PER_INCH = 25.4
-DPI = 100
+DPI = int(__import__("os").environ.get("PHANTOM_FIG_DPI", "100"))
 SENSITIVITY_UV_PER_MM = 7.0
 SPEED_MM_PER_S = 15.0
 PAGE_S = 10.0

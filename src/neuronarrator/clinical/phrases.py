@@ -397,10 +397,10 @@ ARTIFACT_NOUNS: dict[str, tuple[str, ...]] = {
     "line_noise": ("line noise", "{hz} Hz line noise", "mains interference"),
 }
 ARTIFACT_SENTENCES = (
-    "{list} {is} noted.",
+    "{list} {be} noted.",
     "Artifacts include {list}.",
-    "There {is} intermittent {list}.",
-    "{list} {is} seen at times.",
+    "There {be} intermittent {list}.",
+    "{list} {be} seen at times.",
     "The recording contains {list}.",
 )
 #: Statements of absence, each with the codes whose presence forbids it.

@@ -463,7 +463,7 @@ class _Writer:
             hz = {"hz": _fmt_hz(f.frequency_hz)} if f.frequency_hz else {}
             names.append(self.fill(P.ARTIFACT_NOUNS[f.code], hz))
         return self.sentence(
-            "description", self.fill(P.ARTIFACT_SENTENCES, {"list": _join(names)}), tuple(present)
+            "description", self.fill(P.ARTIFACT_SENTENCES, {"list": _join(names)}, "pl" if len(names) > 1 else "sg"), tuple(present)
         )
 
     def absence_sentences(self) -> list[Sentence]:

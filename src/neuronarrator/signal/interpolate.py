@@ -40,14 +40,43 @@ def head_origin_m() -> np.ndarray:
 
 
 def _legendre_g(cosang: np.ndarray) -> np.ndarray:
+    """Perrin's g(cos) = 1/(4 pi) sum_n (2n+1) / (n(n+1))^m P_n(cos)."""
     n = np.arange(1, N_LEGENDRE_TERMS + 1)
     factors = (2 * n + 1) / (n**STIFFNESS * (n + 1) ** STIFFNESS * 4 * np.pi)
-    return legval(cosang, np.concatenate([[0.0], factors]))
+    return legval(np.clip(cosang, -1.0, 1.0), np.concatenate([[0.0], factors]))
+
+
+def spline_weights(source_dirs: np.ndarray, target_dirs: np.ndarray, alpha: float = ALPHA) -> np.ndarray:
+    """Spherical-spline map between unit vectors: ``values_at_targets = W @ values_at_sources``.
+
+    Solves ``[[G + alpha I, 1], [1^T, 0]] [c; c0] = [v; 0]`` for the spline weights ``c`` and the constant
+    ``c0`` and evaluates ``g(targets . sources) c + c0``; ``W`` is that map from ``v``.
+
+    Parameters
+    ----------
+    source_dirs : ndarray, shape (n_sources, 3)
+        Unit vectors from the sphere's centre to the measured points.
+    target_dirs : ndarray, shape (n_targets, 3)
+    alpha : float
+        Ridge on G's diagonal: MNE's 1e-5 smooths (good for noisy electrodes); topomaps use ~1e-8 so
+        that the map passes through the electrodes' own values.
+
+    Returns
+    -------
+    ndarray, shape (n_targets, n_sources)
+        Rows sum to 1: a constant (any common reference) is reproduced exactly.
+    """
+    n_from = source_dirs.shape[0]
+    g_from = _legendre_g(source_dirs @ source_dirs.T)
+    g_from.flat[:: n_from + 1] += alpha
+    system = np.block([[g_from, np.ones((n_from, 1))], [np.ones((1, n_from)), np.zeros((1, 1))]])
+    evaluate = np.hstack([_legendre_g(target_dirs @ source_dirs.T), np.ones((target_dirs.shape[0], 1))])
+    return evaluate @ np.linalg.pinv(system)[:, :-1]
 
 
 @lru_cache(maxsize=64)
 def spherical_spline_matrix(sources: tuple[str, ...], targets: tuple[str, ...]) -> np.ndarray:
-    """Matrix ``W`` with ``targets_uv = W @ sources_uv``.
+    """Matrix ``W`` with ``targets_uv = W @ sources_uv``, between named electrodes.
 
     Parameters
     ----------
@@ -69,11 +98,6 @@ def spherical_spline_matrix(sources: tuple[str, ...], targets: tuple[str, ...]) 
     pos_to = positions_m(targets) - origin
     pos_from /= np.linalg.norm(pos_from, axis=1, keepdims=True)
     pos_to /= np.linalg.norm(pos_to, axis=1, keepdims=True)
-    g_from = _legendre_g(np.clip(pos_from @ pos_from.T, -1, 1))
-    g_to_from = _legendre_g(np.clip(pos_to @ pos_from.T, -1, 1))
-    g_from.flat[:: len(g_from) + 1] += ALPHA
-    n_from = len(sources)
-    system = np.block([[g_from, np.ones((n_from, 1))], [np.ones((1, n_from)), np.zeros((1, 1))]])
-    weights = np.hstack([g_to_from, np.ones((len(targets), 1))]) @ np.linalg.pinv(system)[:, :-1]
+    weights = spline_weights(pos_from, pos_to, ALPHA)
     weights.setflags(write=False)
     return weights

@@ -30,36 +30,27 @@ the head seen from above, nose up, as ``matplotlib.pyplot.imshow`` shows it by d
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
 import numpy as np
-from numpy.polynomial.legendre import legval
 
 from neuronarrator.io.channels import positions_m
 from neuronarrator.signal.bands import BANDS_HZ, band_powers
+from neuronarrator.signal.interpolate import spline_weights
 
 #: The electrodes on the 10-20 circumference (the line 10 % above nasion, inion and ear points).
 _CIRCUMFERENCE = ("Fpz", "Fp1", "Fp2", "F7", "F8", "T7", "T8", "P7", "P8", "O1", "O2", "Oz")
-_STIFFNESS = 4
-_N_LEGENDRE = 50
 # Ridge on G's diagonal, for numerical safety only (G's diagonal is ~0.015, its condition number ~3e4 for
 # the 19 channels). MNE's interpolate_bads uses 1e-5, which smooths: the spline then misses its own
 # electrodes by up to 0.24 for unit-variance input; at 1e-8 it reproduces them to ~5e-4.
 _REGULARISATION = 1e-8
 
 
-def _positions(names: tuple[str, ...]) -> np.ndarray:
-    with warnings.catch_warnings():  # MNE >= 1.13 renames standard_1020 to colin27_1020: same positions
-        warnings.simplefilter("ignore", FutureWarning)
-        return positions_m(names)
-
-
 @lru_cache(maxsize=1)
 def _head_frame() -> tuple[np.ndarray, np.ndarray, float]:
     """Centre (3,), rotation (3, 3) with rows x, y, pole, and the polar angle of the head circle."""
-    ring = _positions(("Fpz", "T7", "Oz", "T8"))
+    ring = positions_m(("Fpz", "T7", "Oz", "T8"))
     centre = ring.mean(axis=0)
     pole = np.linalg.svd(ring - centre)[2][2]
     pole = pole if pole[2] > 0 else -pole
@@ -67,7 +58,7 @@ def _head_frame() -> tuple[np.ndarray, np.ndarray, float]:
     x_axis -= (x_axis @ pole) * pole
     x_axis /= np.linalg.norm(x_axis)
     rotation = np.stack([x_axis, np.cross(pole, x_axis), pole])
-    directions = _directions(_positions(_CIRCUMFERENCE), centre, rotation)
+    directions = _directions(positions_m(_CIRCUMFERENCE), centre, rotation)
     edge_angle = float(np.max(np.arccos(np.clip(directions[:, 2], -1.0, 1.0))))
     return centre, rotation, edge_angle
 
@@ -80,7 +71,7 @@ def _directions(pos_m: np.ndarray, centre: np.ndarray, rotation: np.ndarray) -> 
 def _electrode_directions(channel_names: tuple[str, ...]) -> np.ndarray:
     """Unit vectors (n_chans, 3) of the electrodes in the head frame."""
     centre, rotation, _ = _head_frame()
-    return _directions(_positions(tuple(channel_names)), centre, rotation)
+    return _directions(positions_m(tuple(channel_names)), centre, rotation)
 
 
 def projected_positions(channel_names: Sequence[str]) -> np.ndarray:
@@ -118,28 +109,10 @@ def _pixel_directions(grid_size: int) -> np.ndarray:
     return np.stack([np.sin(polar) * np.cos(azimuth), np.sin(polar) * np.sin(azimuth), np.cos(polar)], axis=1)
 
 
-def _spline_g(cos_angle: np.ndarray) -> np.ndarray:
-    """Perrin's g(cos) = 1/(4 pi) sum_n (2n+1) / (n(n+1))^m P_n(cos)."""
-    n = np.arange(1, _N_LEGENDRE + 1)
-    coefficients = np.concatenate([[0.0], (2 * n + 1) / ((n * (n + 1.0)) ** _STIFFNESS * 4 * np.pi)])
-    return legval(np.clip(cos_angle, -1.0, 1.0), coefficients)
-
-
 def spline_matrix(targets: np.ndarray, sources: np.ndarray) -> np.ndarray:
-    """Spherical-spline interpolation matrix (n_targets, n_sources) between unit vectors.
-
-    Solves ``[[G + λI, 1], [1ᵀ, 0]] [c; c0] = [v; 0]`` for the spline weights ``c`` and constant ``c0``
-    and evaluates ``g(targets · sources) c + c0``; the returned matrix is that map from ``v``.
-    """
-    n = sources.shape[0]
-    system = np.zeros((n + 1, n + 1))
-    system[:n, :n] = _spline_g(sources @ sources.T) + _REGULARISATION * np.eye(n)
-    system[:n, n] = system[n, :n] = 1.0
-    rhs = np.zeros((n + 1, n))
-    rhs[:n] = np.eye(n)
-    solution = np.linalg.solve(system, rhs)  # (n + 1, n): spline weights and constant per input channel
-    evaluate = np.hstack([_spline_g(targets @ sources.T), np.ones((targets.shape[0], 1))])
-    return evaluate @ solution
+    """Spherical-spline interpolation matrix (n_targets, n_sources) between unit vectors, with the small
+    ridge that makes a map pass through its electrodes (:func:`~neuronarrator.signal.interpolate.spline_weights`)."""
+    return spline_weights(sources, targets, _REGULARISATION)
 
 
 @lru_cache(maxsize=64)
