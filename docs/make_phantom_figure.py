@@ -27,7 +27,7 @@ from neuronarrator.io.channels import DOUBLE_BANANA, DOUBLE_BANANA_NAMES, bipola
 MM_PER_INCH = 25.4
 DPI = int(__import__("os").environ.get("PHANTOM_FIG_DPI", "100"))
 SENSITIVITY_UV_PER_MM = 7.0
-SPEED_MM_PER_S = 15.0
+SPEED_MM_PER_S = 25.0
 PAGE_S = 10.0
 TRACE_SPACING_MM = 9.0
 #: A small gap in the display between the four chains and the midline pair, as on EEG review software.
@@ -57,21 +57,21 @@ class Case:
 
 
 CASES = (
-    Case("Normal awake: PDR blocks on eye opening, blinks", "", 4, 30.0, 3.0, eyes_open_s=((8.0, 14.0),)),
-    Case("N2 sleep: spindles (central), K-complex, vertex wave", "sleep_spindles,k_complexes", 11, 60.0,
-         anchor="k_complexes", lead_s=4.0),
+    Case("Normal awake: 10-11 Hz PDR blocks on eye opening; blinks", "", 3, 30.0, 3.0, eyes_open_s=((8.0, 14.0),)),
+    Case("N2 sleep: K-complex, spindle (central), vertex wave", "sleep_spindles,k_complexes", 13, 60.0, 21.0),
     Case("Left temporal polymorphic delta + sharp waves (T7)",
          "focal_slowing:left:temporal,focal_epileptiform:left:temporal", 5, 60.0, anchor="focal_epileptiform",
          lead_s=2.0),
-    Case("Generalized 3 Hz spike-and-wave", "generalized_spike_wave", 2, 30.0, anchor="generalized_spike_wave",
+    Case("Generalized 3 Hz spike-and-wave", "generalized_spike_wave", 3, 30.0, anchor="generalized_spike_wave",
          lead_s=2.0),
-    Case("Right temporal seizure: onset (low-voltage fast -> theta)", "seizure:right:temporal", 3, 60.0,
-         anchor="seizure", lead_s=3.0),
-    Case("Same seizure, 30 s later: slower, larger, wider", "seizure:right:temporal", 3, 60.0,
-         anchor="seizure", lead_s=8.0, late=True),
+    Case("Right temporal seizure: onset (low-voltage fast -> rhythmic theta at T8)", "seizure:right:temporal", 3,
+         60.0, anchor="seizure", lead_s=3.0, eyes_open_s=()),
+    Case("Same seizure, its last 8 s: slower, larger, wider; abrupt end, postictal slowing",
+         "seizure:right:temporal", 3, 60.0, anchor="seizure", lead_s=8.0, eyes_open_s=(), late=True),
     Case("Burst suppression", "burst_suppression", 1, 30.0, 5.0),
     Case("Left LPDs (~1 Hz)", "lpd:left:temporal", 6, 30.0, 5.0),
-    Case("Artifacts: muscle, electrode pop, ECG", "muscle_artifact,electrode_artifact:O1,ecg_artifact", 7, 30.0,
+    Case("Triphasic GPDs (~1.5 Hz) on a diffusely slow background", "gpd,generalized_slowing", 10, 30.0, 5.0),
+    Case("Artifacts: muscle (frontalis/temporalis), electrode pops at O1; ECG (small)", "muscle_artifact,electrode_artifact:O1,ecg_artifact", 7, 30.0,
          anchor="electrode_artifact", lead_s=4.0),
 )  # fmt: skip
 
@@ -83,9 +83,8 @@ def page_start(case: Case, recording: PhantomRecording) -> float:
     finding = recording.truth.get(case.anchor)
     if finding is None or not finding.evidence:
         return 0.0
-    first = finding.evidence[0]
-    at = first.end_s if case.late else first.start_s
-    return float(np.clip(at - case.lead_s, 0.0, recording.duration_s - PAGE_S))
+    at = finding.evidence[-1].end_s if case.late else finding.evidence[0].start_s
+    return float(np.clip(np.floor(at - case.lead_s), 0.0, recording.duration_s - PAGE_S))  # whole seconds
 
 
 def draw_page(ax: plt.Axes, case: Case, recording: PhantomRecording) -> None:
@@ -146,11 +145,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("phantom_cases.png"))
     args = parser.parse_args()
-    n_cols = 3
+    n_cols = 2
     n_rows = int(np.ceil(len(CASES) / n_cols))
     width_mm = PAGE_S * SPEED_MM_PER_S
     height_mm = (len(DOUBLE_BANANA) + 2) * TRACE_SPACING_MM + 5 * CHAIN_GAP_MM
-    left_mm, top_mm, gap_x_mm, gap_y_mm = 16.0, 14.0, 22.0, 24.0
+    left_mm, top_mm, gap_x_mm, gap_y_mm = 16.0, 22.0, 22.0, 24.0
     fig_w = (left_mm + n_cols * (width_mm + gap_x_mm)) / MM_PER_INCH
     fig_h = (top_mm + n_rows * (height_mm + gap_y_mm)) / MM_PER_INCH
     fig = plt.figure(figsize=(fig_w, fig_h), dpi=DPI)
@@ -165,9 +164,10 @@ def main() -> None:
         recording = generate(case.findings, seed=case.seed, duration_s=case.duration_s, **kwargs)
         draw_page(ax, case, recording)
     fig.suptitle(
-        "neuronarrator phantom — longitudinal bipolar montage, negative up; 10-s pages at 7 µV/mm, 15 mm/s "
-        f"(at {DPI} dpi); LFF 0.5 Hz, HFF 70 Hz; recorded against linked ears. Shading: truth evidence.",
-        x=left_mm / MM_PER_INCH / fig_w, ha="left", fontsize=9,
+        f"neuronarrator phantom — longitudinal bipolar montage, negative up; 10-s pages at "
+        f"{SENSITIVITY_UV_PER_MM:g} µV/mm, {SPEED_MM_PER_S:g} mm/s (at {DPI} dpi); LFF 0.5 Hz, HFF 70 Hz; "
+        "recorded against linked ears.\nShading: where the truth's evidence says each finding is (span x channels).",
+        x=left_mm / MM_PER_INCH / fig_w, y=1.0 - 4.0 / MM_PER_INCH / fig_h, ha="left", va="top", fontsize=9,
     )  # fmt: skip
     fig.savefig(args.out, dpi=DPI)
     print(f"wrote {args.out}")

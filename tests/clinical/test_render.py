@@ -11,6 +11,14 @@ import pytest
 from neuronarrator.clinical import phrases as P
 from neuronarrator.clinical.findings import (
     ARTIFACT_CODES,
+    CODES,
+    FREQUENCY_RANGE_HZ,
+    FREQUENCY_REQUIRED,
+    GENERALIZED_CODES,
+    LATERALIZED_CODES,
+    REGIONS,
+    SIDES,
+    STATES,
     Evidence,
     Finding,
     Findings,
@@ -22,7 +30,7 @@ from neuronarrator.clinical.findings import (
 from neuronarrator.clinical.render import Narrative, render_report
 from neuronarrator.clinical.sampling import SCENARIOS, random_findings
 
-HEDGE_WORDS = re.compile(r"\b(possible|probable|likely|cannot be excluded)\b", re.I)
+HEDGE_WORDS = re.compile(r"\b(possibl[ey]|probabl[ey]|likely|cannot be excluded)\b", re.I)
 ABNORMAL_TERMS = re.compile(
     r"slowing|\bslow (activity|for age)|spike|sharp wave|epileptiform|seizure|periodic|rhythmic delta|"
     r"burst|asymmetr|abnormal",
@@ -120,8 +128,9 @@ def test_variety_over_200_renderings():
 
 
 def test_every_finding_is_stated_with_its_certainty():
-    for seed in range(400):
-        findings = random_findings(seed)
+    rng = np.random.default_rng(1)
+    for seed in range(600):
+        findings = random_findings(seed) if seed % 2 else _arbitrary_findings(rng)
         narrative = render_report(findings, rng=seed)
         stated = Counter(i for s in narrative.sentences if s.section == "description" for i in s.findings)
         for i, f in enumerate(findings.findings):
@@ -208,6 +217,46 @@ def test_extras_amplitude_only_when_given():
     assert not any("µV" in render_report(NORMAL, rng=s).text for s in range(40))
 
 
+def _arbitrary_findings(rng: np.random.Generator) -> Findings:
+    """Any findings the schema allows, however unusual (sides on artifacts, regions on GRDA, no PDR awake)."""
+    findings = []
+    for code in rng.permutation(sorted(CODES))[: int(rng.integers(0, 7))]:
+        code = str(code)
+        sides = (
+            ("left", "right", "bilateral", "midline") if code in LATERALIZED_CODES
+            else (None, "generalized", "bilateral") if code in GENERALIZED_CODES
+            else (None, *SIDES)
+        )  # fmt: skip
+        side = sides[int(rng.integers(len(sides)))]
+        regions = tuple(str(r) for r in rng.permutation(REGIONS)[: int(rng.integers(0, 3))])
+        low, high = FREQUENCY_RANGE_HZ.get(code, (1.0, 30.0))
+        hz = float(rng.uniform(low, high)) if code in FREQUENCY_REQUIRED or rng.random() < 0.3 else None
+        spans = tuple(
+            Evidence(float(t), float(t) + 5.0) for t in rng.uniform(0, 600, int(rng.integers(0, 4)))
+        )
+        findings.append(Finding(code, float(rng.uniform(0.3, 1.0)), side, regions, hz, evidence=spans))
+    if any(f.code == "pdr_reactive" for f in findings) and not any(f.code == "pdr" for f in findings):
+        findings.append(Finding("pdr", 1.0, frequency_hz=9.0))
+    states = [str(s) for s in rng.choice(STATES, size=int(rng.integers(0, 6)))]
+    impression = (None, "normal", "abnormal")[int(rng.integers(3))]
+    state = str(rng.choice(STATES))
+    return Findings(tuple(findings), state, _timeline(*states), impression)
+
+
+def test_renders_any_valid_findings():
+    rng = np.random.default_rng(0)
+    for seed in range(400):
+        findings = _arbitrary_findings(rng)
+        narrative = render_report(findings, rng=seed)
+        assert all(
+            getattr(narrative, s).strip() for s in ("description", "impression", "clinical_correlation")
+        )
+        assert "{" not in narrative.text and "  " not in narrative.text, narrative.text
+        stated = {i for s in narrative.sentences if s.section == "description" for i in s.findings}
+        assert stated == set(range(len(findings.findings))), (findings, narrative.text)
+        assert ("abnormal" in narrative.impression.lower()) == (findings.impression == "abnormal")
+
+
 # --- the random finding sets ------------------------------------------------------------------------------
 def test_random_findings_are_deterministic_and_coherent():
     assert random_findings(7) == random_findings(7)
@@ -243,12 +292,21 @@ def test_random_findings_are_deterministic_and_coherent():
 @pytest.mark.slow
 def test_round_trip_through_the_labeler():
     label = pytest.importorskip("neuronarrator.clinical.label")
-    n, failures = 2000, []
+    n, failures, causes = 2000, [], Counter()
     for seed in range(n):
         findings = random_findings(seed)
-        text = render_report(findings, rng=seed).text
-        if findings_key(label.label_report(text)) != findings_key(findings):
-            failures.append(seed)
+        got = label.label_report(render_report(findings, rng=seed).text)
+        want_key, got_key = findings_key(findings), findings_key(got)
+        if got_key == want_key:
+            continue
+        failures.append(seed)
+        causes.update(
+            ["state"] * (got.state != findings.state)
+            + ["impression"] * (got.impression != findings.impression)
+        )
+        causes.update(f"missed {k[0]}" for k in want_key[2] - got_key[2])
+        causes.update(f"extra {k[0]}" for k in got_key[2] - want_key[2])
     rate = 1 - len(failures) / n
-    print(f"\nround trip: {rate:.2%} of {n} finding sets read back exactly; failing seeds: {failures[:20]}")
+    print(f"\nround trip: {rate:.2%} of {n} finding sets read back exactly; failing seeds {failures[:20]}; "
+          f"causes {dict(causes.most_common())}")  # fmt: skip
     assert rate >= 0.99

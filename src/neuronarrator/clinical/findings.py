@@ -283,7 +283,9 @@ def finding_key(f: Finding) -> tuple:
     """What report text must carry of a finding, as a hashable key: code, side, regions, certainty, and
     the frequency rounded to 0.5 Hz where the code requires one (the PDR)."""
     frequency = round(f.frequency_hz * 2) / 2 if f.code in FREQUENCY_REQUIRED and f.frequency_hz else None
-    return (f.code, f.side, frozenset(f.regions), certainty(f.probability), frequency)
+    # A generalized pattern's side (None, "generalized", "bilateral") is not something text distinguishes.
+    side = None if f.code in GENERALIZED_CODES else f.side
+    return (f.code, side, frozenset(f.regions), certainty(f.probability), frequency)
 
 
 def findings_key(doc: Findings) -> tuple:

@@ -17,22 +17,20 @@ five steps, each with its rules in one place:
    state and impression are read; a stated impression that disagrees with the findings is kept, with a
    warning.
 
-Ambiguities are settled by rules documented where they are applied (``_resolve``, ``_read_state``).
+Steps 2-4 live in ``mentions.py``. Ambiguities are settled by rules documented where they are applied
+(``mentions._resolve``, ``label._read_state``, ``label._merge``).
 """
 
 from __future__ import annotations
 
 import logging
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from neuronarrator.clinical import lexicon as lx
 from neuronarrator.clinical.findings import (
     ARTIFACT_CODES,
     CERTAINTY_PROBABILITY,
     CODES,
-    FREQUENCY_RANGE_HZ,
-    GENERALIZED_CODES,
     LATERALIZED_CODES,
     REGIONS,
     SIDES,
@@ -40,49 +38,22 @@ from neuronarrator.clinical.findings import (
     Findings,
     derive_impression,
 )
-from neuronarrator.clinical.location import (
-    Frequency,
-    Location,
-    combine_sides,
-    find_frequencies,
-    find_tokens,
-    group_phrases,
-    merge_locations,
-)
+from neuronarrator.clinical.location import combine_sides
+from neuronarrator.clinical.mentions import Hit, SentenceRead, read_section
 from neuronarrator.clinical.text import (
     FINDING_SECTIONS,
-    Cue,
     Section,
-    Sentence,
     clause_of,
     clause_spans,
     find_cues,
     in_scope,
     split_sections,
-    split_sentences,
 )
 from neuronarrator.io.channels import CANONICAL_19
 
 log = logging.getLogger(__name__)
 
-#: Codes that keep the side and regions the text gives them (the others are located by definition).
-LOCATED_CODES = LATERALIZED_CODES | GENERALIZED_CODES | ARTIFACT_CODES | {"seizure"}
-#: Codes that take a frequency written next to them.
-FREQUENCY_CODES = frozenset({"pdr", "generalized_spike_wave", "lpd", "gpd", "lrda", "grda", "excess_beta"})
 _CERTAINTIES = ("possible", "probable", "definite")
-
-# Words that may stand between a location phrase and the finding it modifies ("left temporal intermittent
-# rhythmic 1-2 Hz delta"): the phrase then belongs to the finding after it, not the one before.
-_MODIFIER_GAP = re.compile(
-    r"^(?:[\s,/()-]|\d+(?:\.\d+)?|\b(?:and|or|to|of|a|an|the|\w+ly|hz|intermittent|occasional|frequent|rare|"
-    r"rhythmic|polymorphic|sporadic|isolated|independent|periodic|low|high|medium|amplitude|voltage|mild|"
-    r"moderate|severe|marked|prominent|persistent|continuous|focal|regional|sharp|slow|theta|delta|range|"
-    r"irregular|semi-rhythmic|brief|runs?|bursts?|trains?|small|single|multiple|some|few|very|monomorphic|"
-    r"arrhythmic|mixed|localized|lateralized|synchronous|asynchronous|maximal|maximum|predominant|"
-    r"well-defined|poorly|formed|quasi|blunted|broad|biphasic|surface|negative|positive|electrographic|"
-    r"subclinical)\b)*$",
-    re.I,
-)
 
 
 @dataclass(frozen=True)
@@ -138,34 +109,6 @@ class LabelResult:
         return ()
 
 
-@dataclass
-class _Hit:
-    pattern: lx.Pattern
-    start: int
-    end: int
-    negated: bool = False
-    certainty: str = "definite"
-    focal: bool = False
-    note: str = ""
-    phrases: list[Location] = field(default_factory=list)
-    code: str | None = None
-    side: str | None = None
-    regions: tuple[str, ...] = ()
-    channels: tuple[str, ...] = ()
-    frequency_hz: float | None = None
-    regions_stated: bool = False
-
-
-@dataclass
-class _Read:
-    sentence: Sentence
-    masked: str
-    clauses: list[tuple[int, int]]
-    hits: list[_Hit]
-    leftover: list[Location]
-    frequencies: list[Frequency]
-
-
 def label_report(text: str) -> Findings:
     """The findings a report's text asserts (see :func:`analyze_report` for spans and warnings)."""
     return analyze_report(text).findings
@@ -183,25 +126,15 @@ def analyze_report(text: str) -> LabelResult:
     LabelResult
     """
     sections = split_sections(text)
-    reads: list[_Read] = []
+    reads: list[SentenceRead] = []
     unmapped: list[str] = []
     warnings: list[str] = []
     for section in sections:
         if section.kind not in FINDING_SECTIONS:
             continue
-        section_reads: list[_Read] = []
-        for sentence in split_sentences(text, section):
-            previous_pdr = bool(section_reads) and any(h.pattern.concept == "pdr" for h in section_reads[-1].hits)
-            read, names = _read_sentence(sentence, previous_pdr)
-            section_reads.append(read)
-            unmapped.extend(names)
-        _carry_locations(section_reads)
-        for i, read in enumerate(section_reads):
-            following = section_reads[i + 1] if i + 1 < len(section_reads) else None
-            for hit in read.hits:
-                _resolve(hit, read)
-                _assign_frequency(hit, read, following)
+        section_reads, names = read_section(text, section)
         reads.extend(section_reads)
+        unmapped.extend(names)
     mentions = [_mention(h, r) for r in reads for h in r.hits]
     findings, sources = _merge(mentions, warnings)
     state = _read_state(reads)
@@ -224,250 +157,7 @@ def analyze_report(text: str) -> LabelResult:
     )
 
 
-# --- one sentence ---------------------------------------------------------------------------------------
-def _blank(text: str, start: int, end: int) -> str:
-    return text[:start] + " " * (end - start) + text[end:]
-
-
-def _mask(text: str) -> tuple[str, list[str]]:
-    names: list[str] = []
-    for regex, name in lx.MASKS:
-        for m in regex.finditer(text):
-            text = _blank(text, m.start(), m.end())
-            if name:
-                names.append(name)
-    return text, names
-
-
-def _read_sentence(sentence: Sentence, previous_pdr: bool) -> tuple[_Read, list[str]]:
-    masked, names = _mask(sentence.text)
-    clauses = clause_spans(masked)
-    hits: list[_Hit] = []
-    claimed: list[tuple[int, int]] = []
-    for pattern in lx.PATTERNS:
-        for m in pattern.regex.finditer(masked):
-            s, e = m.span()
-            if e <= s or any(s < ce and cs < e for cs, ce in claimed):
-                continue
-            if pattern.needs and not _has_context(pattern.needs, masked, s, clause_of(clauses, s), hits, previous_pdr):
-                continue
-            claimed.append((s, e))
-            hits.append(_Hit(pattern, s, e))
-    hits.sort(key=lambda h: h.start)
-    cues = find_cues(masked)
-    for h in hits:
-        clause = clause_of(clauses, h.start)
-        span = (h.start, h.end)
-        scoped = [c for c in cues if in_scope(masked, c, span, clause)]
-        h.negated = h.pattern.negative or any(c.kind == "negation" for c in scoped)
-        kinds = {c.kind for c in scoped}
-        h.certainty = "possible" if "possible" in kinds else "probable" if "probable" in kinds else "definite"
-        before = " ".join(masked[clause[0] : h.start].split()[-3:])
-        h.focal = bool(lx.FOCAL_WORD.search(masked[h.start : h.end]) or lx.FOCAL_WORD.search(before))
-        h.note = _dismissal(h, masked, clause)
-    phrases = group_phrases(masked, find_tokens(masked, claimed), claimed)
-    leftover = _assign_phrases(phrases, hits, clauses, masked)
-    noise = [(h.start, h.end) for h in hits if h.pattern.concept == "line_noise"]
-    return _Read(sentence, masked, clauses, hits, leftover, find_frequencies(masked, noise)), names
-
-
-def _has_context(
-    need: str, masked: str, start: int, clause: tuple[int, int], hits: list[_Hit], previous_pdr: bool
-) -> bool:
-    if need == "pdr":  # bare "reactive": the PDR is this sentence's or the previous one's subject
-        return previous_pdr or any(h.pattern.concept == "pdr" for h in hits)
-    if need == "eeg":  # "encephalopathy" as a reading of the tracing, not the patient's diagnosis
-        before = masked[clause[0] : start]
-        return bool(lx.CONTEXTS["eeg"].search(masked[clause[0] : clause[1]])) and not lx.CLINICAL_ENCEPHALOPATHY.search(
-            before
-        )
-    return bool(lx.CONTEXTS[need].search(masked))
-
-
-def _dismissal(h: _Hit, masked: str, clause: tuple[int, int]) -> str:
-    """Why a matched mention is not a finding although it is not negated ("" if it is one)."""
-    concept = h.pattern.concept
-    if concept not in ARTIFACT_CODES:
-        for regex, why in ((lx.ARTIFACT_ATTRIBUTION, "attributed to artifact"), (lx.NORMAL_ATTRIBUTION, "called normal")):
-            for m in regex.finditer(masked, h.end, clause[1]):
-                if in_scope(masked, Cue(m.start(), m.end(), "post", "dismiss"), (h.start, h.end), clause):
-                    return why
-    if concept == "seizure" and lx.NO_EEG_CORRELATE.search(masked):
-        return "clinical event without an EEG correlate"
-    if concept == "asymmetry" and lx.ASYMMETRY_EXCUSE.search(masked[clause[0] : clause[1]]):
-        return "asymmetry explained by a skull defect or by eye opening"
-    return ""
-
-
-def _assign_phrases(
-    phrases: list[Location], hits: list[_Hit], clauses: list[tuple[int, int]], masked: str
-) -> list[Location]:
-    """Give each location phrase to the finding it modifies; return the phrases no finding took.
-
-    A phrase followed by its finding with only modifiers between ("left temporal intermittent slowing")
-    belongs to that finding; otherwise to the nearest finding before it in the clause ("sharp waves over
-    the left temporal region, maximal at T3"), else to the next one in the clause.
-    """
-    leftover = []
-    for ph in phrases:
-        clause = clause_of(clauses, ph.start)
-        inside = [h for h in hits if clause[0] <= h.start < clause[1]]
-        nxt = next((h for h in inside if h.start >= ph.end), None)
-        prev = next((h for h in reversed(inside) if h.end <= ph.start), None)
-        if nxt is not None and _MODIFIER_GAP.match(masked[ph.end : nxt.start]):
-            nxt.phrases.append(ph)
-        elif prev is not None:
-            prev.phrases.append(ph)
-        elif nxt is not None:
-            nxt.phrases.append(ph)
-        else:
-            leftover.append(ph)
-    return leftover
-
-
-def _carry_locations(reads: list[_Read]) -> None:
-    """A located concept with no location takes one from its sentence's unclaimed phrases, or from the next
-    sentence when that sentence only locates ("Sharp waves are seen. They are maximal at T4.")."""
-    for i, read in enumerate(reads):
-        for h in read.hits:
-            if h.phrases or h.pattern.concept not in lx.LOCATED_CONCEPTS | {"seizure"}:
-                continue
-            if read.leftover:
-                h.phrases.append(min(read.leftover, key=lambda p: abs(p.start - h.start)))
-            elif i + 1 < len(reads) and not reads[i + 1].hits and reads[i + 1].leftover:
-                h.phrases.extend(reads[i + 1].leftover)
-
-
-# --- from concept to code -------------------------------------------------------------------------------
-def _resolve(h: _Hit, read: _Read) -> None:
-    """Code, side, regions and channels of a hit.
-
-    Rules where reports are ambiguous:
-
-    - slowing: "diffuse/generalized/global" -> generalized; a left/right/midline side, or bilateral with a
-      region ("bitemporal") or "independent" -> focal; a region with no side ("frontal slowing") -> focal,
-      bilateral; "bilateral slowing" with nothing else -> generalized; no location -> generalized, unless
-      the text calls it focal ("focal slowing"), which then needs a side.
-    - rhythmic delta / periodic discharges / spike-and-wave: lateralized (left, right, midline,
-      bilateral independent) -> LRDA / LPD / focal epileptiform; otherwise GRDA / GPD / generalized
-      spike-wave (FIRDA and OIRDA are GRDA with their region; TIRDA is LRDA; triphasic waves are GPDs).
-    - spikes, sharp waves, "epileptiform discharges": generalized -> generalized spike-wave, any side ->
-      focal epileptiform; with no side at all they cannot be a finding (the schema needs one).
-    - asymmetry: the side is the *lower* side ("higher on the right" -> left).
-    - generalized codes carry no side (the code says it); their regions are kept when the text gives them.
-    """
-    concept, kind = h.pattern.concept, h.pattern.kind
-    loc = merge_locations(h.phrases)
-    side = h.pattern.side or (loc.side if loc else None)
-    regions = tuple(dict.fromkeys(h.pattern.regions + (loc.regions if loc else ())))
-    channels = loc.channels if loc else ()
-    general = bool(loc and loc.generalized_word)
-    independent = bool(loc and loc.independent) or h.pattern.side == "bilateral"
-    lateral = side in ("left", "right", "midline") or (side == "bilateral" and independent)
-    code = concept
-    if concept == "slowing":
-        if general and not h.focal:
-            code = "generalized_slowing"
-        elif lateral or (side == "bilateral" and regions):
-            code = "focal_slowing"
-        elif regions:
-            code, side = "focal_slowing", "bilateral"
-        else:
-            code = "focal_slowing" if h.focal else "generalized_slowing"
-    elif concept in ("rhythmic_delta", "periodic", "spike_wave"):
-        focal_code, general_code = {
-            "rhythmic_delta": ("lrda", "grda"),
-            "periodic": ("lpd", "gpd"),
-            "spike_wave": ("focal_epileptiform", "generalized_spike_wave"),
-        }[concept]
-        if kind == "lateralized":
-            code = focal_code
-        elif kind == "generalized" or general:
-            code = general_code
-        else:
-            code = focal_code if lateral else general_code
-    elif concept == "epileptiform":
-        if general and side in (None, "generalized"):
-            code = "generalized_spike_wave"
-        else:
-            code = "focal_epileptiform"
-            if side is None and regions:
-                side = "bilateral"
-    elif concept == "asymmetry":
-        side = _lower_side(read.masked, read.clauses, h)
-    if code in GENERALIZED_CODES:
-        side = None
-        if code == "generalized_slowing" and lx.PHYSIOLOGIC_SLOWING.search(_clause_text(read, h)) and not h.note:
-            h.note = "slowing of drowsiness, sleep or hyperventilation"
-    elif code == "seizure" or code in ARTIFACT_CODES or code in LATERALIZED_CODES:
-        if side == "generalized" and code in LATERALIZED_CODES:
-            side = None
-    else:
-        side, regions, channels = None, (), ()
-    if code in LATERALIZED_CODES and side is None and not h.note:
-        h.note = "no side given"
-    h.code, h.side = code, side
-    h.regions_stated = bool(h.pattern.regions) or bool(loc and loc.regions_stated)
-    h.regions = tuple(r for r in REGIONS if r in regions)
-    h.channels = tuple(c for c in CANONICAL_19 if c in channels)
-
-
-def _clause_text(read: _Read, h: _Hit) -> str:
-    a, b = clause_of(read.clauses, h.start)
-    return read.masked[a:b]
-
-
-def _lower_side(masked: str, clauses: list[tuple[int, int]], h: _Hit) -> str | None:
-    """The lower-amplitude side of an asymmetry, from comparisons and lowering/raising words near a side."""
-    a, b = clause_of(clauses, h.start)
-    text = masked[a:b]
-    side_of = {"left": "left", "l": "left", "right": "right", "r": "right"}
-    m = lx.ASYM_GREATER.search(text)
-    if m:
-        return side_of[m.group(2).lower()]
-    m = lx.ASYM_LESS.search(text)
-    if m:
-        return side_of[m.group(1).lower()]
-    for sm in re.finditer(r"\b(left|right)\b", text, re.I):
-        window = text[max(0, sm.start() - 45) : sm.end() + 30]
-        if lx.LOWER_WORDS.search(window):
-            return sm.group(1).lower()
-        if lx.HIGHER_WORDS.search(window):
-            return "right" if sm.group(1).lower() == "left" else "left"
-    loc = merge_locations(h.phrases)
-    return loc.side if loc and loc.side in ("left", "right") else None
-
-
-def _assign_frequency(h: _Hit, read: _Read, following: _Read | None) -> None:
-    """The frequency written nearest the finding in its clause, in the code's plausible range, with no other
-    finding between; a PDR may also take one from its sentence or the next ("It is 9 Hz and reactive.")."""
-    if h.code not in FREQUENCY_CODES:
-        return
-    low, high = FREQUENCY_RANGE_HZ.get(h.code, (0.1, 100.0))
-    clause = clause_of(read.clauses, h.start)
-
-    def between_other(f: Frequency) -> bool:
-        lo, hi = min(f.end, h.end), max(f.start, h.start)
-        return any(o is not h and o.start >= lo and o.end <= hi for o in read.hits)
-
-    def distance(f: Frequency) -> int:
-        return 0 if f.start < h.end and h.start < f.end else min(abs(f.start - h.end), abs(h.start - f.end))
-
-    near = [f for f in read.frequencies if clause[0] <= f.start < clause[1] and low <= f.hz <= high]
-    near = [f for f in near if not between_other(f)]
-    if near:
-        h.frequency_hz = min(near, key=distance).hz
-        return
-    if h.code != "pdr":
-        return
-    candidates = [f for f in read.frequencies if low <= f.hz <= high]
-    if not candidates and following is not None and not any(o.pattern.concept == "pdr" for o in following.hits):
-        candidates = [f for f in following.frequencies if low <= f.hz <= high]
-    if candidates:
-        h.frequency_hz = candidates[0].hz
-
-
-def _mention(h: _Hit, read: _Read) -> Mention:
+def _mention(h: Hit, read: SentenceRead) -> Mention:
     base = read.sentence.start
     return Mention(
         code=h.code,
@@ -488,7 +178,9 @@ def _mention(h: _Hit, read: _Read) -> Mention:
 
 
 # --- whole report ---------------------------------------------------------------------------------------
-def _merge(mentions: list[Mention], warnings: list[str]) -> tuple[list[Finding], list[tuple[tuple[int, int], ...]]]:
+def _merge(
+    mentions: list[Mention], warnings: list[str]
+) -> tuple[list[Finding], list[tuple[tuple[int, int], ...]]]:
     """Mentions of one finding become one: same code (and, for lateralized codes and seizures, same side).
 
     The highest certainty wins (the description's "sharp waves" beat the impression's "possible"); regions
@@ -537,14 +229,16 @@ def _merge(mentions: list[Mention], warnings: list[str]) -> tuple[list[Finding],
     return [f for f, _ in findings], [s for _, s in findings]
 
 
-def _read_state(reads: list[_Read]) -> str:
+def _read_state(reads: list[SentenceRead]) -> str:
     """The state the record is mostly in.
 
-    Rule: a state word with "predominantly/mostly/throughout/only/remained" in its clause wins. Otherwise a
-    record that mentions wakefulness is ``awake`` (routine EEGs are mostly awake even when they reach
-    sleep: "awake and asleep" -> awake); one that only mentions sleep is in the sleep stage named, N2 when
-    several are (N2 fills most of a normal night) or when only spindles/K-complexes or plain "sleep" say
-    so; drowsiness alone -> ``drowsy``; nothing -> ``awake``.
+    Rule: the state word nearest "predominantly/mostly/throughout/remained/for most of" in its clause wins.
+    Otherwise a record that states wakefulness (or has a PDR, which is defined in wakefulness) is
+    ``awake``: routine EEGs are mostly awake even when they reach sleep ("awake and asleep" -> awake). One
+    that states only sleep is in the sleep stage named: N2 when several are (N2 fills most of a normal
+    night) or when only spindles, K-complexes or plain "asleep" say so. Drowsiness alone -> ``drowsy``.
+    A state word that is only a circumstance of a finding named before it in the clause ("spikes during
+    sleep", "activated in sleep") does not state the record's state. Nothing stated -> ``awake``.
     """
     seen: list[str] = []
     dominant: list[str] = []
@@ -552,18 +246,36 @@ def _read_state(reads: list[_Read]) -> str:
         text = lx.STATE_MASK.sub(lambda m: " " * len(m.group()), read.sentence.text)
         clauses = clause_spans(text)
         cues = [c for c in find_cues(text) if c.kind == "negation"]
+        anchors = [(h.start, h.end) for h in read.hits] + read.named_spans
+        words: list[tuple[int, int, str]] = []
         for state, regex in lx.STATE_CUES:
             for m in regex.finditer(text):
                 clause = clause_of(clauses, m.start())
                 if any(in_scope(text, c, m.span(), clause) for c in cues):
                     continue
-                seen.append(state)
-                if lx.DOMINANT.search(text[clause[0] : clause[1]]):
-                    dominant.append(state)
-        if any(h.code in ("sleep_spindles", "k_complexes") and not (h.negated or h.note) for h in read.hits):
-            seen.append("n2")
+                circumstance = lx.WEAK_STATE.search(text[clause[0] : m.start()]) and any(
+                    clause[0] <= a and b <= m.start() for a, b in anchors
+                )
+                if not circumstance:
+                    words.append((m.start(), m.end(), state))
+        # "mostly drowsy, briefly awake": the dominance word marks the state word nearest to it.
+        marked: set[tuple[int, int, str]] = set()
+        for d in lx.DOMINANT.finditer(text):
+            clause = clause_of(clauses, d.start())
+            near = [w for w in words if clause[0] <= w[0] < clause[1]]
+            if near:
+                marked.add(min(near, key=lambda w: min(abs(w[0] - d.end()), abs(d.start() - w[1]))))
+        for w in sorted(words):
+            (dominant if w in marked else seen).append(w[2])
+        for h in read.hits:
+            if h.negated or h.note:
+                continue
+            if h.code in ("sleep_spindles", "k_complexes"):
+                seen.append("n2")
+            elif h.code == "pdr":
+                seen.append("awake")
     if dominant:
-        return dominant[0] if dominant[0] != "sleep" else _sleep_stage(seen)
+        return dominant[0] if dominant[0] != "sleep" else _sleep_stage(seen + dominant)
     if "awake" in seen:
         return "awake"
     if any(s in seen for s in ("n1", "n2", "n3", "rem", "sleep")):
@@ -578,7 +290,7 @@ def _sleep_stage(seen: list[str]) -> str:
     return "n2"
 
 
-def _stated_impression(reads: list[_Read]) -> str | None:
+def _stated_impression(reads: list[SentenceRead]) -> str | None:
     """``normal``/``abnormal`` as the report states it: IMPRESSION sections first, then any other read
     section; "abnormal" anywhere in the first section kind that speaks wins over "normal"."""
     for kinds in (("impression",), ("description", "other")):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+
 def _rx(pattern: str, flags: int = re.I) -> re.Pattern[str]:
     return re.compile(pattern, flags)
 
@@ -86,9 +87,17 @@ MASKS: tuple[tuple[re.Pattern[str], str | None], ...] = (
     (_rx(r"\b(?:predisposition|propensity|tendency|risk|potential|susceptibility|liability|predisposed)\s+"
          r"(?:to|for|of)\s+(?:\w+\s+){0,2}?(?:seizures?|epilepsy)\b"), None),
     (_rx(r"\b(?:known|prior|previous|reported|recurrent)\s+seizures?\b"), None),
+    # The study's purpose, often restated in INTRODUCTION: "performed to evaluate for seizures".
+    (_rx(r"\b(?:evaluat\w*|assess\w*|rule\s+out|r/o|screen\w*|monitor\w*|work-?up)\s+(?:\w+\s+){0,3}?"
+         r"(?:for\s+|of\s+)?(?:possible\s+|subclinical\s+|nonconvulsive\s+)?(?:seizures?|status\s+epilepticus)\b"), None),
     (_rx(r"\b(?:non-?epileptic|psychogenic|functional)\s+(?:\w+\s+){0,2}?(?:seizures?|events?|spells?|attacks?)\b|"
          r"\bP?NES\b"), None),
     (_rx(r"\bmuscle\s+relaxants?\b"), None),
+    # Semiology and body sides: "head turning to the left", "right arm jerking" locate a behaviour, not EEG.
+    (_rx(r"\b(?:turn\w*|deviat\w*|version|gaze|looking|rotat\w*)\s+(?:\w+\s+){0,2}?(?:to|toward|towards)\s+"
+         r"(?:the\s+)?(?:left|right)\b"), None),
+    (_rx(r"\b(?:left|right)[- ](?:arm|leg|hand|face|facial|foot|side\s+of\s+the\s+body|upper\s+extremity|"
+         r"lower\s+extremity|handed|eye|hemibody|body|shoulder|mouth)\b"), None),
     (_rx(r"\b(?:\d+(?:\.\d+)?\s*Hz\s+)?(?:notch|LFF|HFF|low[- ]frequency|high[- ]frequency|low[- ]pass|high[- ]pass)"
          r"\s+filters?(?:\s+(?:of|at|set\s+(?:at|to))\s+\d+(?:\.\d+)?\s*Hz)?"), None),
     (_rx(r"\b(?:automated\s+)?(?:spike|seizure)(?:\s+and\s+seizure)?\s+detect\w*"), None),
@@ -120,7 +129,8 @@ PATTERNS: tuple[Pattern, ...] = (
       r"\b(?:chewing|shivering)" + _ART + r"?\b|\b(?:body\s+|patient\s+)?movement" + _ART + r"\b"),
     P("electrode_artifact", r"\belectrode(?:\s+(?:pops?|popping|artifacts?|artefacts?|noise|contact\s+artifacts?)|"
       + _SHARED_ART + r")\b|\b(?:lead|electrode)[- ]pops?\b|\bsalt[- ]bridg(?:e|ing)\b|"
-      r"\b(?:poor|high)\s+(?:electrode\s+)?(?:contact|impedances?)\b|\bbad\s+electrodes?\b"),
+      r"\b(?:poor|high)\s+(?:electrode\s+)?(?:contact|impedances?)\b|"
+      r"\b(?:bad|faulty|loose|defective|poorly\s+attached)\s+(?:electrodes?|leads?)\b"),
     P("ecg_artifact", r"\b(?:ECG|EKG|cardiac|pulse|cardioballistic|ballistocardiographic)(?:" + _ART + r"|"
       + _SHARED_ART + r")\b"),
     P("line_noise", r"\b(?:50|60)\s*-?\s*(?:Hz|hertz|cycles?(?:\s+per\s+second)?)" + _ART + r"\b|\bline[- ]noise\b|"
@@ -165,9 +175,15 @@ PATTERNS: tuple[Pattern, ...] = (
       r"\b(?:excess(?:ive)?|increased|abundant|prominent)\s+(?:diffuse\s+|generalized\s+)?(?:theta|delta|slow)"
       r"(?:\s+and\s+(?:theta|delta))?(?:\s+(?:activity|waves?|frequencies|range))?\b|"
       r"\b(?:background|record|EEG|tracing)\s+(?:is|was)\s+(?:\w+\s+)?slow\b"),
+    P("slowing", r"\b(?:focal|regional|lateralized)\s+(?:" + _HZ + r"\s+)?(?:delta|theta)(?:\s+and\s+(?:delta|theta))?"
+      r"(?:\s+(?:activity|waves?|frequencies|slowing))?\b"),
+    # Plain "theta activity"/"delta waves" is slowing only where the text puts it on one side ("intermittent
+    # theta activity in the right temporal region"); unlocated it is just a description of the background.
+    P("slowing", r"(?<!rhythmic )\b(?:" + _HZ + r"\s+)?(?:delta|theta)(?:\s+and\s+(?:delta|theta))?\s+(?:activity|waves|"
+      r"frequencies|range\s+activity)\b", kind="lateral_only"),
     P("asymmetry", r"\basymmetr(?:y|ies|ic|ical|ically)\b|"
       r"\b(?:lower|reduced|decreased|attenuated|diminished|depressed|suppressed)\s+(?:\w+\s+)?(?:amplitudes?|voltages?|"
-      r"background|fast\s+activity|faster\s+frequencies|beta(?:\s+activity)?)\b|"
+      r"background|fast\s+activity|faster\s+frequencies|beta(?:\s+activity)?|alpha(?:\s+activity|\s+rhythm)?)\b|"
       r"\b(?:amplitudes?|voltages?)\s+(?:is\s+|was\s+|are\s+|were\s+)?(?:lower|reduced|decreased|attenuated|diminished|"
       r"depressed|suppressed)\b|\b(?:attenuation|suppression|depression|reduction)\s+of\s+(?:the\s+)?(?:background|"
       r"amplitudes?|voltages?|fast|beta|faster)\b|\b(?:voltage|amplitude)\s+(?:attenuation|depression|suppression)\b"),
@@ -265,7 +281,7 @@ STATE_CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"eye\s+(?:opening|closure))\b"
         ),
     ),
-    ("drowsy", _rx(r"\bdrows(?:y|iness)\b|\bsomnolen(?:t|ce)\b")),
+    ("drowsy", _rx(r"\bdrows(?:y|iness)\b|\bsomnolen(?:t|ce)\b|\bsleepy\b")),
     ("n1", _rx(r"\bstage\s+(?:I|1|one)\b|\blight\s+sleep\b")),
     ("n1", _rx(r"\bN1\b", 0)),
     ("n2", _rx(r"\bstage\s+(?:II|2|two)\b")),
@@ -277,15 +293,19 @@ STATE_CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
     ("n3", _rx(r"\bN3\b", 0)),
-    ("rem", _rx(r"\bREM\b", 0)),
+    ("sleep", _rx(r"\bnon-?REM\b|\bNREM\b")),
+    ("rem", _rx(r"(?<![Nn]on-)(?<![Nn]on)\bREM\b", 0)),
     ("rem", _rx(r"\brapid\s+eye\s+movement\s+sleep\b|\bstage\s+R\b")),
     ("sleep", _rx(r"\b(?:asleep|sleep|sleeping|slept|sleeps)\b")),
 )
 #: In the same clause as a state word, these make it the state the record is mostly in.
 DOMINANT = _rx(
     r"\b(?:predominantly|mostly|mainly|primarily|largely|majority|throughout|entire(?:ly)?|exclusively|"
-    r"only|remained|remains)\b"
+    r"remained|remains|for\s+most\s+of|most\s+of\s+the)\b"
 )
+#: Just before a state word, these make it a circumstance ("spikes during sleep", "activated in sleep"), not
+#: a statement of the record's state.
+WEAK_STATE = _rx(r"\b(?:during|in|with|by|on|upon|of)\s+(?:(?:the|a|light|brief|early)\s+)?$")
 #: Masked before state words are read ("sleep-deprived EEG" is a protocol, not a state).
 STATE_MASK = _rx(r"\bsleep[- ]deprived\b|\bsleep\s+deprivation\b|\bsleep[- ]wake\b")
 

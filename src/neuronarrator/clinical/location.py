@@ -247,10 +247,11 @@ def read_phrase(tokens: list[Token]) -> Location:
 
 
 def combine_sides(sides: set[str] | frozenset[str]) -> str | None:
-    """One side from several: left and right make bilateral; a lateral side beats midline/generalized."""
+    """One side from several: left and right make bilateral; bilateral beats one side ("bilateral, more on the
+    left" is bilateral); a lateral side beats midline and generalized."""
     if {"left", "right"} <= sides:
         return "bilateral"
-    for side in ("left", "right", "bilateral", "midline", "generalized"):
+    for side in ("bilateral", "left", "right", "midline", "generalized"):
         if side in sides:
             return side
     return None

@@ -46,7 +46,12 @@ TUEV_CLASS_IDS: dict[int, str] = {1: "spsw", 2: "gped", 3: "pled", 4: "eyem", 5:
 # --- TUAB (TUH Abnormal EEG Corpus) -----------------------------------------------------------------------
 # Source: Lopez de Diego, "Automated interpretation of abnormal adult EEGs", MS thesis, Temple University
 # 2017 (TUAB v2.0): each session sits under normal/ or abnormal/, judged by a neurologist's report.
-TUAB_LABELS: dict[str, str] = {"normal": "normal", "abnormal": "abnormal", "norm": "normal", "abnm": "abnormal"}
+TUAB_LABELS: dict[str, str] = {
+    "normal": "normal",
+    "abnormal": "abnormal",
+    "norm": "normal",
+    "abnm": "abnormal",
+}
 
 # --- TUSZ (TUH EEG Seizure Corpus) ------------------------------------------------------------------------
 # Source: Shah et al., "The Temple University Hospital Seizure Detection Corpus", Front. Neuroinform. 12:83
@@ -198,7 +203,9 @@ def from_tuev(label: str | int) -> str | None:
             raise FindingsError(f"unknown TUEV class id {label!r}; known: 1-6")
         key = TUEV_CLASS_IDS[int(key)]
     if key not in TUEV_LABELS:
-        raise FindingsError(f"unknown TUEV label {label!r}; known: {', '.join(k.upper() for k in TUEV_LABELS)}")
+        raise FindingsError(
+            f"unknown TUEV label {label!r}; known: {', '.join(k.upper() for k in TUEV_LABELS)}"
+        )
     return TUEV_LABELS[key]
 
 
@@ -214,7 +221,9 @@ def from_tusz(label: str) -> Mapped | None:
     """Seizure finding (with the side the type implies) of a TUSZ label; None for background and NESZ."""
     key = _key(label)
     if key not in TUSZ_LABELS:
-        raise FindingsError(f"unknown TUSZ label {label!r}; known: {', '.join(k.upper() for k in TUSZ_LABELS)}")
+        raise FindingsError(
+            f"unknown TUSZ label {label!r}; known: {', '.join(k.upper() for k in TUSZ_LABELS)}"
+        )
     return TUSZ_LABELS[key]
 
 

@@ -36,24 +36,19 @@ REGION_COMPOUNDS: dict[tuple[str, str], str] = {
 #: Electrodes that name one (side, region) without ambiguity, new name first, old name second.
 #: F7/F8 and P7/P8 (T5/T6) sit between two regions, so they are written only for that pair.
 ELECTRODES: dict[tuple[str, frozenset[str]], tuple[str, str]] = {
-    ("left", frozenset({"frontal"})): ("F3", "F3"),
-    ("left", frozenset({"central"})): ("C3", "C3"),
-    ("left", frozenset({"temporal"})): ("T7", "T3"),
-    ("left", frozenset({"parietal"})): ("P3", "P3"),
-    ("left", frozenset({"occipital"})): ("O1", "O1"),
-    ("right", frozenset({"frontal"})): ("F4", "F4"),
-    ("right", frozenset({"central"})): ("C4", "C4"),
-    ("right", frozenset({"temporal"})): ("T8", "T4"),
-    ("right", frozenset({"parietal"})): ("P4", "P4"),
-    ("right", frozenset({"occipital"})): ("O2", "O2"),
-    ("midline", frozenset({"frontal"})): ("Fz", "Fz"),
-    ("midline", frozenset({"central"})): ("Cz", "Cz"),
-    ("midline", frozenset({"parietal"})): ("Pz", "Pz"),
-    ("left", frozenset({"frontal", "temporal"})): ("F7", "F7"),
-    ("right", frozenset({"frontal", "temporal"})): ("F8", "F8"),
-    ("left", frozenset({"temporal", "parietal"})): ("P7", "T5"),
-    ("right", frozenset({"temporal", "parietal"})): ("P8", "T6"),
-}
+    (side, frozenset(regions)): names
+    for side, regions, names in (
+        ("left", ("frontal",), ("F3", "F3")), ("left", ("central",), ("C3", "C3")),
+        ("left", ("temporal",), ("T7", "T3")), ("left", ("parietal",), ("P3", "P3")),
+        ("left", ("occipital",), ("O1", "O1")), ("right", ("frontal",), ("F4", "F4")),
+        ("right", ("central",), ("C4", "C4")), ("right", ("temporal",), ("T8", "T4")),
+        ("right", ("parietal",), ("P4", "P4")), ("right", ("occipital",), ("O2", "O2")),
+        ("midline", ("frontal",), ("Fz", "Fz")), ("midline", ("central",), ("Cz", "Cz")),
+        ("midline", ("parietal",), ("Pz", "Pz")),
+        ("left", ("frontal", "temporal"), ("F7", "F7")), ("right", ("frontal", "temporal"), ("F8", "F8")),
+        ("left", ("temporal", "parietal"), ("P7", "T5")), ("right", ("temporal", "parietal"), ("P8", "T6")),
+    )
+}  # fmt: skip
 
 #: Prepositional phrases placing a lateralized finding ({loc} = "left temporal"). {el} is an electrode that
 #: alone names side and region (T7: left temporal); {elx} may also be a two-region electrode (F7), so it is
@@ -67,7 +62,11 @@ WHERE_REGION = (
 )
 #: Electrode-only placements: used only where ``{el}`` alone names side and region.
 WHERE_ELECTRODE = ("at {el}", "maximal at {el}", "centered at {el}")
-WHERE_HEMISPHERE = ("over the {side} hemisphere", "in the {side} hemisphere", "over the {side} hemisphere")
+WHERE_HEMISPHERE = (
+    "over the {side} hemisphere",
+    "in the {side} hemisphere",
+    "involving the {side} hemisphere",
+)
 WHERE_BILATERAL = ("over both {regions_word} regions", "bilaterally in the {regions_word} regions",
                    "over the {regions_word} regions bilaterally")  # fmt: skip
 WHERE_MIDLINE = ("in the midline ({el})", "at {el}", "over the midline {regions_word} region")
@@ -193,7 +192,7 @@ NOUN_PHRASES: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "seizure": (
         ("an electrographic seizure{onset}", "sg"),
-        ("an electrographic seizure{onset}", "sg"),
+        ("an ictal discharge{onset}", "sg"),
         ("a seizure{onset}", "sg"),
     ),
 }
@@ -213,7 +212,7 @@ CODE_SENTENCES: dict[str, tuple[str, ...]] = {
     "burst_suppression": (
         "The background {shows} a burst-suppression pattern, with bursts of mixed-frequency activity "
         "alternating with periods of suppression.",
-        "The record {is} discontinuous, with a burst-suppression pattern throughout.",
+        "The record {is} discontinuous, with a burst-suppression pattern.",
         "There {is} burst suppression: bursts of high-amplitude activity are separated by suppressed "
         "intervals.",
         "The background consists of a burst-suppression pattern.",
@@ -292,7 +291,7 @@ EVOLUTION = (
     ", with rhythmic {rhythm} activity evolving in frequency, amplitude and field",
     ", consisting of evolving rhythmic {rhythm} activity",
     ", with clear evolution in frequency and morphology",
-    "; the discharge evolves in frequency and spreads before ending abruptly",
+    "; the discharge evolves in frequency and spreads before it ends",
 )
 
 # --- Background ----------------------------------------------------------------------------------------
@@ -322,6 +321,12 @@ PDR_REACT_SENTENCES = (
     "Eye opening produces attenuation of the posterior dominant rhythm.",
     "Reactivity to eye opening {is} present.",
 )
+#: Reactivity stated with a hedge (always as a sentence of its own, so that the hedge reaches only it).
+PDR_REACT_HEDGED: dict[str, tuple[str, ...]] = {
+    "probable": ("It probably attenuates with eye opening.", "The rhythm likely attenuates with eye opening.",
+                 "The rhythm probably attenuates with eye opening."),
+    "possible": ("It possibly attenuates with eye opening.", "The rhythm possibly attenuates with eye opening."),
+}  # fmt: skip
 #: Said where no PDR is described, by dominant state (sleep: only where wakefulness was not recorded).
 PDR_ABSENT: dict[str, tuple[str, ...]] = {
     "awake": (
@@ -448,8 +453,10 @@ IMPRESSION_MANY = (
     "Abnormal EEG because of:",
 )
 IMPRESSION_ABNORMAL_BARE = ("Abnormal EEG.", "This is an abnormal EEG.")
+#: A normal impression over hedged abnormal findings (the reader of the report judged them insignificant).
 IMPRESSION_NORMAL_WITH_HEDGED = (
-    "No definite abnormality; the equivocal finding described above is of uncertain significance.",
+    "Normal EEG; the equivocal finding described above is of uncertain significance.",
+    "Normal EEG. The questionable finding noted above is not considered significant.",
 )
 STATE_ADJ = {
     "awake": "awake",

@@ -141,9 +141,8 @@ class _Builder:
         hemispheric sharp waves" as one finding, not two).
         """
         for f in self.findings:
-            if f.code != code:
-                continue
-            if code not in LATERALIZED_CODES or f.side == side and not (f.regions and regions and not set(f.regions) & set(regions)):
+            separate = f.side != side or bool(f.regions and regions and not set(f.regions) & set(regions))
+            if f.code == code and (code not in LATERALIZED_CODES or not separate):
                 return
         channels = self.channels(code, side, regions)
         n_spans = int(self.rng.integers(0, 12)) if n_spans is None else n_spans

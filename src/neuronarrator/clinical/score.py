@@ -93,6 +93,8 @@ def finding_f1(
         side_accuracy=side_hits / side_total if side_total else None,
         side_count=side_total,
         state_accuracy=sum(p.state == t.state for p, t in zip(preds, refs, strict=True)) / n if n else None,
-        impression_accuracy=sum(p.impression == t.impression for p, t in zip(preds, refs, strict=True)) / n if n else None,
+        impression_accuracy=sum(p.impression == t.impression for p, t in zip(preds, refs, strict=True)) / n
+        if n
+        else None,
         documents=n,
     )

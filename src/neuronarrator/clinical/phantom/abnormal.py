@@ -212,9 +212,10 @@ def apply_burst_suppression(canvas: Canvas, spec: Spec) -> None:
     amplitude = PARAMETERS["bs_burst_uv"].draw(rng)
     t = canvas.t_s
     decay = np.ones(n)
-    for start, end in bursts:  # within a burst the amplitude decays towards its end
+    for start, end in bursts:  # within a burst the amplitude decays, and fades out over its last 0.4 s
         inside = (t >= start) & (t < end)
-        decay[inside] = np.exp(-(t[inside] - start) / max(end - start, 0.5))
+        local = t[inside]
+        decay[inside] = np.exp(-(local - start) / max(end - start, 0.5)) * np.clip((end - local) / 0.4, 0.0, 1.0) ** 0.5
     canvas.cortical += (amplitude / P2P_PER_RMS_BROAD) * burst_gate * decay * sharp
     channels = tuple(SITES[:19])
     suppression_fraction = 1.0 - float(burst_mask.mean())

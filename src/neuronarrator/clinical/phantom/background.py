@@ -12,9 +12,10 @@ Hz: the kernel length shrinks and the nugget grows with frequency. The mixing is
 band in the Fourier domain (one small matrix product per band). The ears sit below the cortex and see
 less of it (gain 0.6).
 
-Sleep changes the background: it is larger and its spectrum steeper (Lendner et al. 2020 eLife
-9:e55092). Each state present gets its own spectral shaping of the *same* Fourier coefficients, and
-the states are cross-faded, so a transition from wake to N2 has no seam.
+Sleep changes the background: its spectrum is steeper (Lendner et al. 2020 eLife 9:e55092), so slow
+activity grows while fast activity falls. Each state present gets its own spectral shaping of the
+*same* Fourier coefficients, and the states are cross-faded, so a transition from wake to N2 has no
+seam.
 """
 
 from __future__ import annotations
@@ -35,15 +36,23 @@ BAND_SPATIAL: tuple[tuple[float, float, float, float], ...] = (
     (30.0, np.inf, 0.65, 0.35),  # gamma: most local (and partly muscle in real data)
 )
 
-#: Per state: RMS relative to wake, and the share of the subject's sleep steepening of the 1/f exponent.
+#: Per state: broadband gain relative to wake, and the share of the subject's sleep steepening of the
+#: 1/f exponent. The steepening rotates the spectrum about :data:`PIVOT_HZ` (Lendner et al. 2020):
+#: slow activity grows in sleep and beta falls.
 STATE_BACKGROUND: dict[str, tuple[float, float]] = {
     "awake": (1.0, 0.0),
     "drowsy": (1.0, 0.2),
-    "n1": (1.1, 0.5),
-    "n2": (1.3, 1.0),
-    "n3": (1.5, 1.0),
-    "rem": (0.9, 1.0),
+    "n1": (1.0, 0.5),
+    "n2": (1.0, 1.0),
+    "n3": (1.0, 1.3),
+    "rem": (0.8, 0.6),
 }
+PIVOT_HZ = 10.0
+
+#: Above this frequency the cortical spectrum falls by a further 1/f²: what scalp EEG shows above
+#: ~30 Hz is mostly muscle (Whitham et al. 2007 Clin Neurophysiol 118:1877: under neuromuscular
+#: paralysis scalp power above 20-30 Hz drops by an order of magnitude); muscle is an artifact here.
+HIGH_BEND_HZ = 30.0
 
 #: How much of the cortical background the ear sites see.
 EAR_GAIN = 0.6
@@ -74,18 +83,19 @@ def add_background(canvas: Canvas) -> None:
     for low, high, factor, nugget in BAND_SPATIAL:
         band = (freqs >= low) & (freqs < high)
         mixed[:, band] = spatial_mixing(round(subject.spatial_length_m * factor, 4), nugget) @ coeffs[:, band]
-    gain = np.ones(len(SITES))
-    gain[list(EARS)] = EAR_GAIN
+    ear_gain = np.ones(len(SITES))
+    ear_gain[list(EARS)] = EAR_GAIN
 
+    exponent = subject.aperiodic_exponent
+    base = 1.0 / np.sqrt(subject.knee_hz**exponent + np.maximum(freqs, 1e-6) ** exponent)
+    base /= np.sqrt(1.0 + (freqs / HIGH_BEND_HZ) ** 2)  # cortical gamma barely reaches the scalp
+    base[0] = 0.0
+    base *= subject.background_rms_uv * n / np.sqrt(2.0 * np.sum(base**2))  # the awake spectrum, scaled
     present = [s for s in STATE_BACKGROUND if s in canvas.epoch_states]
     for state in present:
-        rms_factor, steepening = STATE_BACKGROUND[state]
-        exponent = subject.aperiodic_exponent + steepening * subject.sleep_exponent_increase
-        amp = 1.0 / np.sqrt(subject.knee_hz**exponent + np.maximum(freqs, 1e-6) ** exponent)
-        amp[0] = 0.0
-        power = 2.0 * np.sum(amp**2)
-        scale = subject.background_rms_uv * rms_factor * n / np.sqrt(power)
-        wave = np.fft.irfft(mixed * (amp * scale), n=n, axis=-1) * gain[:, None]
+        gain, steepening = STATE_BACKGROUND[state]
+        rotation = (np.maximum(freqs, subject.knee_hz) / PIVOT_HZ) ** (-0.5 * steepening * subject.sleep_exponent_increase)
+        wave = np.fft.irfft(mixed * (base * gain * rotation), n=n, axis=-1) * ear_gain[:, None]
         if len(present) == 1:
             canvas.cortical += wave
         else:  # amplitude cross-fade: sqrt keeps the power constant through a transition

@@ -110,14 +110,18 @@ def add_generalized_spike_wave(canvas: Canvas, spec: Spec) -> None:
         )
         spans.append((start - 0.1, start + length + 0.3))
     amplitude = PARAMETERS["spike_wave_uv"].draw(rng)
+    times, amps = np.concatenate(cycle_times), amplitude * np.concatenate(cycle_amps)
     t = np.arange(-int(0.1 * sfreq), int(0.4 * sfreq)) / sfreq
-    cycle = -0.8 * bump(t, 0.0, 0.012) + 0.55 * bump(t, 0.06, 0.025) - 1.0 * bump(t, 0.19, 0.055)
-    cycle /= np.ptp(cycle)
-    wave = place(
-        n, sfreq, np.concatenate(cycle_times), amplitude * np.concatenate(cycle_amps), cycle, int(0.1 * sfreq)
-    )
-    field = gaussian_field("Fz", 0.11)
-    canvas.add_cortical(field, wave)
+    # The spike (~60 ms, steep rise) and its positive after-phase have a more focal frontocentral field
+    # than the surface-negative dome of the wave, which is broad and frontal: two fields, one rhythm.
+    spike = -np.where(t < 0, bump(t, 0.0, 0.01), bump(t, 0.0, 0.018)) + 0.35 * bump(t, 0.07, 0.03)
+    wave = -bump(t, 0.2, 0.065)
+    scale = 1.0 / np.ptp(0.7 * spike + wave)
+    anchor = int(0.1 * sfreq)
+    spike_field, wave_field = gaussian_field("Fz", 0.06), gaussian_field("Fz", 0.1)
+    canvas.add_cortical(spike_field, place(n, sfreq, times, amps * 0.7 * scale, spike, anchor))
+    canvas.add_cortical(wave_field, place(n, sfreq, times, amps * scale, wave, anchor))
+    field = wave_field
     finding = Finding("generalized_spike_wave", side="generalized", frequency_hz=round(float(freq), 2),
                       channels=channels_over(field, MAX_FRACTION),
                       evidence=canvas.evidence(spans, channels_over(field, VISIBLE_FRACTION)))  # fmt: skip
@@ -164,9 +168,11 @@ def add_gpd(canvas: Canvas, spec: Spec) -> None:
     else:  # a blunt sharp wave with an after-going slow wave
         template = -1.0 * bump(t, 0.0, 0.04) - 0.4 * bump(t, 0.2, 0.08) + 0.2 * bump(t, 0.08, 0.04)
     template /= np.ptp(template)
-    amplitudes = PARAMETERS["pd_uv"].draw(rng) * rng.uniform(0.85, 1.0, size=times.size)
+    amplitudes = PARAMETERS["gpd_uv"].draw(rng) * rng.uniform(0.85, 1.0, size=times.size)
     wave = place(n, sfreq, times, amplitudes, template, int(0.15 * sfreq))
-    field = gaussian_field("Fz" if triphasic else "Cz", 0.11)
+    # Frontally predominant (triphasic) or vertex-centred, broad but with the anterior-posterior gradient
+    # that makes GPDs stand out in the double banana.
+    field = gaussian_field("Fz", 0.065) if triphasic else gaussian_field("Cz", 0.07)
     y = site_positions_m()[:, 1]
     lag = PARAMETERS["triphasic_lag_s"].draw(rng) if triphasic else 0.0
     delays = lag * (y.max() - y) / (y.max() - y.min())  # frontal first, occipital last
@@ -213,30 +219,39 @@ def add_seizure(canvas: Canvas, spec: Spec) -> None:
     )
     # Rhythmic phase: frequency falls geometrically start -> end, amplitude and sharpness rise, field spreads.
     rhythm_tau = np.clip((t - fast_s) / (duration - fast_s), 0.0, 1.0)
-    freq = start_hz * (end_hz / start_hz) ** rhythm_tau
+    wander = spectral_noise(rng, 2, t.size, sfreq, flat_band(0.0, 0.4, 0.2))  # ictal rhythms are not metronomes
+    freq = start_hz * (end_hz / start_hz) ** rhythm_tau * (1.0 + 0.04 * wander[0])
     rise = np.clip((t - fast_s + 0.8) / 0.8, 0.0, 1.0)
     fall = np.clip((duration - t) / 0.4, 0.0, 1.0)  # seizures end abruptly
-    envelope = peak_uv / 2.0 * (0.2 + 0.8 * rhythm_tau**0.8) * rise * fall
+    envelope = peak_uv / 2.0 * (0.2 + 0.8 * rhythm_tau**0.8) * rise * fall * (1.0 + 0.2 * wander[1])
     rhythm = envelope * sharpened(chirp_phase(freq, sfreq, rng.uniform(0, 2 * np.pi)), 0.2 + 0.6 * rhythm_tau)
     sigma = 0.03 + 0.045 * rhythm_tau
     centre = focal_centres(side, regions)[0]
     fields = gaussian_fields(centre, sigma)
     focus_field = gaussian_field(centre, 0.03)
-    # The background under the focus is replaced by the discharge (and stays low just after it).
-    post_s = min(10.0, canvas.duration_s - onset - duration)
-    j1 = min(canvas.n_times, i1 + int(post_s * sfreq))
-    quiet = np.concatenate([np.full(i1 - i0, 0.4), 1.0 - 0.6 * np.exp(-np.arange(j1 - i1) / (3.0 * sfreq))])
-    canvas.cortical[:, i0:j1] *= 1.0 - focus_field[:, None] * (1.0 - quiet[None, :])
-    canvas.cortical[:, i0:i1] += focus_field[:, None] * fast[None, :] + fields * rhythm[None, :]
-    # Postictal focal polymorphic delta, decaying over ~5 s.
-    if j1 > i1:
-        delta = spectral_noise(rng, 1, j1 - i1, sfreq, flat_band(1.0, 3.0, 0.5))[0]
-        decay = np.exp(-np.arange(j1 - i1) / (5.0 * sfreq))
-        canvas.cortical[:, i1:j1] += gaussian_field(centre, 0.05)[:, None] * (12.0 * decay * delta)[None, :]
     final = fields[:, -1]
+    # The background under the discharge is replaced by it; afterwards the involved cortex is quiet,
+    # then slow (postictal attenuation and polymorphic delta, decaying over ~10 s).
+    post_s = min(20.0, canvas.duration_s - onset - duration)
+    j1 = min(canvas.n_times, i1 + int(post_s * sfreq))
+    after = np.arange(j1 - i1) / sfreq
+    quiet = np.concatenate([np.full(i1 - i0, 0.4), 1.0 - 0.7 * np.exp(-after / 4.0)])
+    involved = np.concatenate([fields[:, :], np.repeat(final[:, None], j1 - i1, axis=1)], axis=1)
+    canvas.cortical[:, i0:j1] *= 1.0 - involved * (1.0 - quiet[None, :])
+    canvas.cortical[:, i0:i1] += focus_field[:, None] * fast[None, :] + fields * rhythm[None, :]
+    if j1 > i1:
+        delta = spectral_noise(rng, 1, j1 - i1, sfreq, flat_band(0.8, 3.0, 0.5))[0]
+        post_uv = 0.35 * peak_uv / 4.0  # postictal delta: about a third of the ictal peak
+        canvas.cortical[:, i1:j1] += gaussian_field(centre, 0.05)[:, None] * (post_uv * np.exp(-after / 8.0) * delta)[None, :]
+    # Evidence in thirds, each with the channels the discharge reaches by the end of it: the spread.
+    thirds = [(onset + k * duration / 3, onset + (k + 1) * duration / 3) for k in range(3)]
+    evidence = tuple(
+        e for k, span in enumerate(thirds)
+        for e in canvas.evidence([span], channels_over(fields[:, min(fields.shape[1] - 1, (k + 1) * fields.shape[1] // 3)],
+                                                       VISIBLE_FRACTION))
+    )  # fmt: skip
     finding = Finding("seizure", side=side, regions=regions, frequency_hz=round(float(start_hz), 2),
-                      channels=channels_over(final, MAX_FRACTION),
-                      evidence=canvas.evidence([(onset, onset + duration)], channels_over(final, VISIBLE_FRACTION)))  # fmt: skip
+                      channels=channels_over(final, MAX_FRACTION), evidence=evidence)  # fmt: skip
     canvas.record(finding, onset_s=onset, duration_s=duration, onset_fast_hz=float(fast_hz), start_hz=float(start_hz),
                   end_hz=float(end_hz), peak_uv=float(peak_uv), centre=centre)  # fmt: skip
     canvas.event(onset, duration, "seizure")

@@ -80,9 +80,10 @@ STATE_CODES: dict[str, tuple[str, ...]] = {
     "eye_blink_artifact": ("awake",),
 }
 
-#: Patterns that replace the PDR (coma) or slow it (encephalopathy).
+#: Patterns that replace the PDR (coma) or slow it (encephalopathy: periodic discharges are mostly
+#: seen in obtunded patients with a slow background; ACNS 2021, E&P).
 PDR_ABOLISHED_BY = frozenset({"burst_suppression"})
-PDR_SLOWED_BY = frozenset({"generalized_slowing", "gpd"})
+PDR_SLOWED_BY = frozenset({"generalized_slowing", "gpd", "lpd"})
 
 #: Acquisition filters: first-order low-frequency (high-pass) and second-order high-frequency filter.
 LOW_FREQUENCY_FILTER_HZ = 0.5

@@ -39,8 +39,10 @@ P2P_PER_RMS_BROAD = 5.0  # peak-to-peak read by eye on broadband activity / its 
 PDR_DUTY = {"awake": 1.0, "drowsy": 0.6, "n1": 0.25}
 #: PDR amplitude per state relative to wake.
 PDR_STATE_GAIN = {"awake": 1.0, "drowsy": 0.7, "n1": 0.5}
-#: Spatial spread of the occipital alpha generators (σ, m): O1 -> P3 (6.3 cm) ~0.5, -> C3 ~0.1.
-PDR_SIGMA_M = 0.055
+#: Normal beta per state relative to wake: it falls in NREM sleep (Niedermeyer, sleep chapter).
+BETA_STATE_GAIN = {"awake": 1.0, "drowsy": 1.0, "n1": 0.7, "n2": 0.5, "n3": 0.3, "rem": 0.7}
+#: Spatial spread of the occipital alpha generators (σ, m): O1 -> P3 (6.3 cm) ~0.4, -> C3 ~0.03.
+PDR_SIGMA_M = 0.045
 
 
 def _on_off(rng: np.random.Generator, canvas: Canvas, duty: float, scale_s: float = 2.5) -> np.ndarray:
@@ -117,7 +119,8 @@ def add_mu_and_beta(canvas: Canvas) -> None:
     subject = canvas.subject
     rng = canvas.stream("beta")
     beta = spectral_noise(rng, 1, canvas.n_times, canvas.sfreq_hz, flat_band(16.0, 25.0, 2.0))[0]
-    canvas.add_cortical(gaussian_field("Fz", 0.08), subject.beta_rms_uv * beta)
+    gate = sum(gain * canvas.state_gate(s) for s, gain in BETA_STATE_GAIN.items() if s in canvas.epoch_states)
+    canvas.add_cortical(gaussian_field("Fz", 0.08), subject.beta_rms_uv * gate * beta)
     if subject.mu_amplitude_uv > 0 and "awake" in canvas.epoch_states:
         rng = canvas.stream("mu")
         sources = spectral_noise(
@@ -203,7 +206,7 @@ def add_vertex_waves(canvas: Canvas, spec: Spec | None = None) -> None:
     t = (np.arange(tail.size) - anchor) / sfreq
     tail += 0.3 * np.exp(-0.5 * ((t - 0.16) / 0.05) ** 2)  # the small positive phase after the sharp wave
     amplitude = PARAMETERS["vertex_wave_uv"].draw(rng, size=times.size) / 1.3
-    field = gaussian_field("Cz", 0.05)
+    field = gaussian_field("Cz", 0.045)
     canvas.add_cortical(field, place(canvas.n_times, sfreq, times, amplitude, tail, anchor))
     channels = channels_over(field)
     spans = [(t0 - 0.15, t0 + 0.3) for t0 in times]
@@ -237,7 +240,10 @@ def add_spindles(canvas: Canvas, spec: Spec | None = None) -> None:
         i0, i1 = max(0, int((t0 - dur / 2) * sfreq)), min(n, int((t0 + dur / 2) * sfreq))
         local = (t[i0:i1] - (t0 - dur / 2)) / dur
         wave[i0:i1] += a * np.sin(np.pi * np.clip(local, 0, 1)) ** 2 * np.cos(2 * np.pi * f * t[i0:i1] + ph)
-    field = gaussian_field("Cz", 0.065)
+    # Three coherent central generators (C3, Cz, C4): a central field with the gradients that make
+    # spindles stand out in F3-C3 / C3-P3 of the double banana, as they do in real recordings.
+    field = sum(gaussian_field(c, 0.04) for c in ("C3", "Cz", "C4"))
+    field /= field.max()
     canvas.add_cortical(field, wave)
     channels = channels_over(field)
     spans = [(t0 - d / 2, t0 + d / 2) for t0, d in zip(times, durations, strict=True)]
@@ -260,7 +266,10 @@ def add_k_complexes(canvas: Canvas, spec: Spec | None = None) -> None:
     template += 0.65 * np.exp(-0.5 * ((t - 0.42) / 0.16) ** 2)  # the positive component
     template /= np.ptp(template)
     amplitude = PARAMETERS["k_complex_uv"].draw(rng, size=times.size)
-    field = gaussian_field("Fz", 0.08)
+    # Frontal generators (F3, Fz, F4): maximal frontally (AASM) with the anterior-posterior gradient
+    # that makes K-complexes phase-reverse around F3/F4 in the double banana.
+    field = sum(gaussian_field(c, 0.05) for c in ("F3", "Fz", "F4"))
+    field /= field.max()
     canvas.add_cortical(field, place(canvas.n_times, sfreq, times, amplitude, template, int(0.3 * sfreq)))
     channels = channels_over(field)
     spans = [(t0 - 0.25, t0 + 0.8) for t0 in times]

@@ -44,18 +44,20 @@ PARAMETERS: dict[str, Range] = {
     "pdr_frequency_hz": Range(8.5, 11.5, "Hz", "Niedermeyer (waking adult): alpha 10.2 +/- 0.9 Hz in young "
                               "adults, ~0.5-1 Hz lower in the healthy elderly, >= 8 Hz"),
     "pdr_slowed_frequency_hz": Range(6.0, 7.8, "Hz", "E&P / ACNS 2021: an adult PDR below 8 Hz is slowed"),
-    "pdr_amplitude_uv": Range(25, 70, "µV p-p", "Niedermeyer: adult alpha mostly 20-60 µV (some > 100 µV), "
-                              "lower with age; EEGMMI S001R02 O1: ~120 µV"),
+    "pdr_amplitude_uv": Range(20, 60, "µV p-p", "Niedermeyer: adult alpha mostly 20-60 µV (some > 100 µV), "
+                              "lower with age"),
     "pdr_right_over_left": Range(1.0, 1.2, "ratio", "Niedermeyer: right alpha often higher; < 50 % is normal"),
     "pdr_sigma_hz": Range(0.35, 0.6, "Hz", "alpha peak FWHM ~1-1.5 Hz (EEGMMI S001R02 measured here: ~1.4 Hz)"),
     "pdr_eyes_open_residual": Range(0.1, 0.3, "ratio", "Niedermeyer: eye opening blocks alpha (>= 50 %)"),
-    "background_rms_uv": Range(25, 40, "µV RMS", "per site before referencing (much of it is common to all "
-                               "sites); gives 12-20 µV RMS 1-45 Hz in average reference, as EEGMMI S001R01 "
-                               "(eyes open: 22 µV); awake adult background 20-70 µV p-p (Niedermeyer)"),
-    "aperiodic_exponent": Range(1.2, 1.9, "", "Donoghue et al. 2020 Nat Neurosci 23:1655 (1/f exponent of "
+    "background_rms_uv": Range(10, 18, "µV RMS", "per site before referencing (much of it is common to all "
+                               "sites): ~5-9 µV RMS 1-45 Hz in average reference and 8-14 µV in the double "
+                               "banana, i.e. the 20-70 µV p-p of the awake adult background (Niedermeyer); "
+                               "EEGMMI S001R01, a high-voltage subject, has 22 µV in average reference"),
+    "aperiodic_exponent": Range(1.0, 1.7, "", "Donoghue et al. 2020 Nat Neurosci 23:1655 (1/f exponent of "
                                 "scalp EEG ~1-2), flatter with age: Voytek et al. 2015 J Neurosci 35:13257"),
     "sleep_exponent_increase": Range(0.3, 0.6, "", "Lendner et al. 2020 eLife 9:e55092: steeper 1/f in sleep"),
-    "knee_hz": Range(0.5, 1.5, "Hz", "scalp spectra flatten below ~1 Hz (Miller et al. 2009; FOOOF knee)"),
+    "knee_hz": Range(1.0, 2.5, "Hz", "scalp spectra flatten below ~1-3 Hz (Miller et al. 2009; FOOOF knee); "
+                     "little delta in the awake adult (Niedermeyer)"),
     "spatial_length_m": Range(0.13, 0.17, "m", "Nunez & Srinivasan 2006, ch. 8; fitted to EEGMMI S001R01: "
                               "1-13 Hz correlation 0.85 at 5-9 cm, 0.45 at 15-20 cm (Gaussian kernel length)"),
     "beta_rms_uv": Range(1.5, 4.0, "µV RMS", "Niedermeyer: normal frontocentral beta < 20 µV p-p"),
@@ -76,7 +78,7 @@ PARAMETERS: dict[str, Range] = {
     "k_complex_uv": Range(100, 200, "µV p-p", "AASM: negative sharp wave then positive component, >= 0.5 s"),
     "k_complex_per_min": Range(1, 3, "1/min", "Colrain 2005 Sleep 28:255"),
     "n2_theta_uv": Range(20, 40, "µV p-p", "AASM N2: low-amplitude mixed-frequency background"),
-    "n3_delta_uv": Range(100, 200, "µV p-p", "AASM N3: 0.5-2 Hz, > 75 µV frontally, > 20 % of the epoch"),
+    "n3_delta_uv": Range(120, 220, "µV p-p", "AASM N3: 0.5-2 Hz, > 75 µV frontally, > 20 % of the epoch"),
     "n3_delta_hz": Range(0.6, 1.5, "Hz", "AASM N3: slow waves 0.5-2 Hz"),
     "sawtooth_hz": Range(2.0, 5.0, "Hz", "AASM: sawtooth waves 2-6 Hz, central maximum, in trains"),
     "sawtooth_uv": Range(30, 80, "µV p-p", "Niedermeyer (REM sleep)"),
@@ -84,7 +86,7 @@ PARAMETERS: dict[str, Range] = {
     # --- abnormal, non-epileptiform ----------------------------------------------------------------
     "generalized_slowing_uv": Range(40, 90, "µV p-p", "E&P: diffuse polymorphic theta/delta"),
     "generalized_slowing_hz": Range(2.0, 7.0, "Hz", "ACNS 2021: delta < 4 Hz, theta 4-< 8 Hz"),
-    "focal_slowing_uv": Range(60, 120, "µV p-p", "E&P: focal polymorphic delta (1-4 Hz) standing out"),
+    "focal_slowing_uv": Range(80, 150, "µV p-p", "E&P: focal polymorphic delta (1-4 Hz), 50-150 µV, standing out"),
     "focal_slowing_sigma_m": Range(0.04, 0.055, "m", "a lobar field: the focus and its neighbours"),
     "asymmetry_gain": Range(0.35, 0.55, "ratio", "ACNS 2021: amplitude asymmetry >= 50 % is marked"),
     "excess_beta_uv": Range(30, 50, "µV p-p", "Niedermeyer: beta > 25 µV is excessive (drug effect)"),
@@ -96,15 +98,16 @@ PARAMETERS: dict[str, Range] = {
     # --- epileptiform --------------------------------------------------------------------------------
     "spike_duration_s": Range(0.02, 0.07, "s", "IFCN 2017 / ACNS 2021: spike 20-< 70 ms"),
     "sharp_duration_s": Range(0.07, 0.2, "s", "IFCN 2017 / ACNS 2021: sharp wave 70-200 ms"),
-    "spike_uv": Range(80, 180, "µV p-p", "E&P: interictal discharges usually 50-200 µV"),
+    "spike_uv": Range(100, 200, "µV p-p", "E&P: interictal discharges usually 50-200 µV, standing out"),
     "spike_per_min": Range(3, 10, "1/min", "a clearly active focus in a routine EEG"),
     "spike_sigma_m": Range(0.03, 0.04, "m", "spike fields cover 2-3 electrodes (E&P)"),
     "spike_wave_hz": Range(2.8, 3.5, "Hz", "Niedermeyer: typical absence 3-4 Hz at onset, slowing to 2.5-3"),
-    "spike_wave_uv": Range(200, 400, "µV p-p", "Niedermeyer: 3 Hz spike-and-wave, frontal maximum"),
+    "spike_wave_uv": Range(250, 500, "µV p-p", "Niedermeyer: 3 Hz spike-and-wave 200-500 µV, frontal maximum"),
     "spike_wave_burst_s": Range(2.0, 6.0, "s", "interictal bursts / brief absences"),
     "pd_hz": Range(0.7, 1.5, "Hz", "ACNS 2021: LPDs typically ~1 Hz (periodic: interval varies < 50 %)"),
-    "pd_uv": Range(80, 200, "µV p-p", "E&P: periodic discharges 50-300 µV"),
+    "pd_uv": Range(100, 250, "µV p-p", "E&P: periodic discharges 50-300 µV"),
     "gpd_hz": Range(1.0, 2.0, "Hz", "ACNS 2021: GPDs 0.5-2.5 Hz; triphasic ~1.5-2 Hz"),
+    "gpd_uv": Range(150, 300, "µV p-p", "E&P / ACNS 2021: GPDs and triphasic waves often 100-300 µV"),
     "triphasic_lag_s": Range(0.025, 0.14, "s", "ACNS 2021: anterior-posterior lag of triphasic waves"),
     "bs_burst_s": Range(1.0, 3.0, "s", "ACNS 2021: bursts >= 0.5 s with >= 4 phases"),
     "bs_suppression_s": Range(2.0, 8.0, "s", "ACNS 2021: burst suppression = 50-99 % suppression"),
@@ -121,9 +124,9 @@ PARAMETERS: dict[str, Range] = {
     "lateral_eye_uv": Range(50, 150, "µV at F7/F8", "Niedermeyer (artifacts): opposite polarity at F7/F8"),
     "muscle_uv": Range(15, 40, "µV RMS", "Niedermeyer (artifacts): EMG 20-70+ Hz, temporal/frontal"),
     "muscle_burst_s": Range(0.5, 3.0, "s", "chewing, jaw clenching, frowning"),
-    "pop_uv": Range(80, 300, "µV", "Niedermeyer (artifacts): electrode pop, abrupt step, one channel"),
+    "pop_uv": Range(50, 200, "µV", "Niedermeyer (artifacts): electrode pop, abrupt step, one channel"),
     "pop_decay_s": Range(0.1, 0.6, "s", "discharge of the electrode-gel capacitance"),
-    "ecg_uv": Range(3, 12, "µV p-p", "Niedermeyer (artifacts): ECG in ear references, left > right"),
+    "ecg_uv": Range(5, 20, "µV p-p", "Niedermeyer (artifacts): ECG in ear references, left > right"),
     "line_noise_uv": Range(3, 15, "µV RMS", "mains interference with a poor electrode contact"),
 }  # fmt: skip
 
