@@ -145,3 +145,30 @@ def test_bad_input_gives_one_line_and_no_output(
     assert expected.lower() in lines[0].lower(), lines[0]
     assert "Traceback" not in err and "internal error" not in err
     assert not out_path.exists() and not any(out_path.parent.glob("*")) if out_path.parent.exists() else True
+
+
+def test_label_reads_a_report_file(capsys, tmp_path: Path) -> None:
+    report = tmp_path / "report.txt"
+    report.write_text(
+        "CLINICAL HISTORY: 61-year-old woman with seizures, on lamotrigine.\n"
+        "DESCRIPTION OF THE RECORD: A 10 Hz posterior dominant rhythm is present. Frequent right temporal "
+        "sharp waves, maximal at F8/T4. No generalized slowing.\n"
+        "IMPRESSION: Abnormal EEG.\n",
+        encoding="utf-8",
+    )
+    code, out, err = run(capsys, "label", report, "--json")
+    assert code == 0, err
+    document = json.loads(out)
+    codes = {f["code"]: f for f in document["findings"]}
+    assert set(codes) == {"pdr", "focal_epileptiform"}
+    assert codes["focal_epileptiform"]["side"] == "right"
+    assert codes["pdr"]["frequency_hz"] == 10.0
+    assert document["impression"] == "abnormal"
+
+
+@pytest.mark.parametrize("content, expected", [(b"", "empty"), (b"\x00\x01binary", "binary"), (b"  \n ", "whitespace")])
+def test_label_bad_text_files(capsys, tmp_path: Path, content: bytes, expected: str) -> None:
+    path = tmp_path / "bad.txt"
+    path.write_bytes(content)
+    code, _, err = run(capsys, "label", path)
+    assert code != 0 and err.strip().startswith(f"neuronarrator: {path}: ") and expected in err

@@ -71,6 +71,30 @@ def spectrogram(
     )
 
 
+def label(
+    textfile: Annotated[Path, typer.Argument(help="A report as plain text (UTF-8).", show_default=False)],
+    json_out: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
+) -> None:
+    """Findings read from a report's text: negation, hedges, laterality, regions, abbreviations."""
+    from neuronarrator.clinical.label import analyze_report
+    from neuronarrator.io.text_input import read_report_text
+
+    result = analyze_report(read_report_text(textfile))
+    document = result.findings.to_dict()
+    if json_out:
+        document["warnings"] = list(result.warnings)
+        document["unmapped_terms"] = list(result.unmapped)
+        print(json.dumps(document, indent=2))
+        return
+    stdout.print(f"state: {document['state']}; impression: {document['impression']}")
+    for finding in document["findings"]:
+        where = " ".join(filter(None, [finding.get("side"), ", ".join(finding.get("regions", []))]))
+        freq = f" {finding['frequency_hz']:g} Hz" if "frequency_hz" in finding else ""
+        stdout.print(f"  {finding['code']:<24} p={finding['probability']:.2f}  {where}{freq}", markup=False)
+    for warning in result.warnings:
+        stdout.print(f"  warning: {warning}", markup=False)
+
+
 def _render_inspection(summary: dict) -> None:
     """The human form of ``inspect``: header, channel mapping, quality."""
     from rich.table import Table
@@ -106,7 +130,7 @@ def _render_inspection(summary: dict) -> None:
 
 
 #: Command name -> function. The only place commands are registered.
-COMMANDS = {"inspect": inspect, "spectrogram": spectrogram}
+COMMANDS = {"inspect": inspect, "spectrogram": spectrogram, "label": label}
 for _name, _function in COMMANDS.items():
     app.command(name=_name)(_function)
 

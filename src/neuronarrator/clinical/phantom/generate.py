@@ -85,6 +85,9 @@ STATE_CODES: dict[str, tuple[str, ...]] = {
 PDR_ABOLISHED_BY = frozenset({"burst_suppression"})
 PDR_SLOWED_BY = frozenset({"generalized_slowing", "gpd", "lpd"})
 
+#: Shortest record that can hold a seizure (>= 10 s, ACNS 2021) with a little before and after.
+MIN_SEIZURE_RECORD_S = 14.0
+
 #: Acquisition filters: first-order low-frequency (high-pass) and second-order high-frequency filter.
 LOW_FREQUENCY_FILTER_HZ = 0.5
 HIGH_FREQUENCY_FILTER_HZ = 70.0
@@ -323,6 +326,8 @@ def generate(
     if findings is None:
         drawn_state, drawn = draw_findings(stream(entropy, "findings"))
         specs = [parse_spec(s) for s in drawn]
+        if duration_s < MIN_SEIZURE_RECORD_S:  # a drawn seizure needs room; a requested one raises instead
+            specs = [s for s in specs if s.code != "seizure"]
     codes = {s.code for s in specs}
     chosen = state if state is not None else request_state if request_state is not None else drawn_state
     epoch_states = _epoch_states(chosen if chosen is not None else _infer_state(codes), duration_s)
