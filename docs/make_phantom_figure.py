@@ -98,7 +98,11 @@ def draw_page(ax: plt.Axes, case: Case, recording: PhantomRecording) -> None:
     spacing = TRACE_SPACING_MM * SENSITIVITY_UV_PER_MM
     offsets = []
     for row in range(len(DOUBLE_BANANA)):
-        gap = (row // 4) * CHAIN_GAP_MM * SENSITIVITY_UV_PER_MM if row < 16 else 4 * CHAIN_GAP_MM * SENSITIVITY_UV_PER_MM
+        gap = (
+            (row // 4) * CHAIN_GAP_MM * SENSITIVITY_UV_PER_MM
+            if row < 16
+            else 4 * CHAIN_GAP_MM * SENSITIVITY_UV_PER_MM
+        )
         offsets.append(-(row + 1) * spacing - gap)
     offsets = np.array(offsets)
     # Evidence shading: each span under the derivations that involve one of its channels.
@@ -170,6 +174,11 @@ def main() -> None:
         x=left_mm / MM_PER_INCH / fig_w, y=1.0 - 4.0 / MM_PER_INCH / fig_h, ha="left", va="top", fontsize=9,
     )  # fmt: skip
     fig.savefig(args.out, dpi=DPI)
+    # Line art needs few colours: an adaptive 64-colour palette keeps the PNG small.
+    from PIL import Image
+
+    with Image.open(args.out) as image:
+        image.convert("RGB").quantize(colors=64).save(args.out, optimize=True)
     print(f"wrote {args.out}")
 
 

@@ -850,7 +850,106 @@ IMPRESSION: Abnormal continuous EEG with GPDs at 1 Hz.""",
         (),
     ),
 ]
-ALL_CASES = CASES + LATER_CASES
+
+# Written when the renderer's round trip showed phrasings the labeler misread (existential hedges, "predominated",
+# same-side foci, "lacks", hyphenated and past-participle forms, ictal alpha, units ending a sentence, state
+# adjectives in the impression); each was written in report style, with wording of its own, and failed first.
+PHRASING_CASES = [
+    Case(
+        "there_is_possible_slowing",
+        """DESCRIPTION OF THE RECORD: The waking background is well organized, with a 9.5 Hz alpha rhythm posteriorly that blocks with eye opening. There is possible intermittent left temporal theta slowing, seen mainly during drowsiness. No epileptiform discharges are present.
+IMPRESSION: Borderline EEG because of questionable left temporal slowing.""",
+        (F("pdr", hz=9.5), F("pdr_reactive"), F("focal_slowing", "left", ["temporal"], "possible")),
+    ),
+    Case(
+        "there_were_likely_lpds",
+        "Bedside ICU recording. There were likely lateralized periodic discharges over the right hemisphere at "
+        "approximately 1 Hz, although muscle artifact limited their assessment. There are also frequent "
+        "generalized periodic discharges with triphasic morphology.",
+        (F("lpd", "right", [], "probable"), F("gpd"), F("muscle_artifact")),
+    ),
+    Case(
+        "n3_predominated_overnight",
+        "The study was recorded overnight. Stage N3 sleep predominated, with shorter periods of N2 sleep "
+        "containing spindles and K-complexes. REM sleep was not reached.",
+        (F("sleep_spindles"), F("k_complexes")),
+        state="n3",
+    ),
+    Case(
+        "slept_throughout_mostly_rem",
+        "The child slept throughout the recording, mostly in REM sleep, with some N2 sleep. "
+        "No epileptiform activity was seen.",
+        (),
+        state="rem",
+    ),
+    Case(
+        "two_left_sided_slow_foci",
+        """DESCRIPTION OF THE RECORD: There is continuous polymorphic delta activity in the left frontal region. Separately, intermittent theta slowing is seen over the left occipital region.
+IMPRESSION: Abnormal EEG due to:
+1. Continuous left frontal polymorphic delta slowing.
+2. Intermittent left occipital slowing.""",
+        (F("focal_slowing", "left", ["frontal"]), F("focal_slowing", "left", ["occipital"])),
+        impression="abnormal",
+    ),
+    Case(
+        "two_right_sided_spike_foci",
+        """DESCRIPTION: Frequent right temporal spikes are noted, maximal at T4. Rare right frontal sharp waves are also present at F4.
+IMPRESSION: Abnormal EEG due to:
+1. Right temporal spikes.
+2. Occasional right frontal sharp waves.""",
+        (F("focal_epileptiform", "right", ["temporal"]), F("focal_epileptiform", "right", ["frontal"])),
+        impression="abnormal",
+    ),
+    Case(
+        "background_lacks_pdr",
+        "The background lacks a well-defined posterior dominant rhythm, and there is diffuse polymorphic delta "
+        "and theta activity. The fastest posterior activity reaches 6 Hz.",
+        (F("generalized_slowing"),),
+    ),
+    Case(
+        "lower_amplitude_hyphenated",
+        "Lower-amplitude background activity is noted over the left hemisphere, without accompanying slowing.",
+        (F("asymmetry", "left"),),
+    ),
+    Case(
+        "background_diffusely_slowed",
+        "The EEG background was diffusely slowed, consisting of 5-7 Hz theta with intermittent delta.",
+        (F("generalized_slowing"),),
+    ),
+    Case(
+        "ictal_alpha_is_not_a_pdr",
+        """DESCRIPTION OF THE RECORD: No clear posterior dominant rhythm is present. At 02:41 an electrographic seizure arose from the left occipital region, beginning as rhythmic 9 Hz alpha activity at O1 that evolved in amplitude and frequency over 40 seconds.
+IMPRESSION: Abnormal EEG due to one left occipital seizure.""",
+        (F("seizure", "left", ["occipital"]),),
+        impression="abnormal",
+    ),
+    Case(
+        "unit_seconds_ends_sentence",
+        "One electrographic seizure was captured from the right temporal region, lasting 70 s. The patient was "
+        "in light sleep for most of the remaining record.",
+        (F("seizure", "right", ["temporal"]),),
+        state="n1",
+    ),
+    Case(
+        "abnormal_in_drowsiness_impression",
+        "IMPRESSION: This is an abnormal EEG in wakefulness and drowsiness because of mild generalized slowing.",
+        (F("generalized_slowing"),),
+        impression="abnormal",
+    ),
+    Case(
+        "impression_state_list_with_commas",
+        "IMPRESSION: Abnormal awake, drowsy, and sleep EEG due to hypsarrhythmia.",
+        (),
+        impression="abnormal",
+        warns=True,
+    ),
+    Case(
+        "abundant_beta_with_range",
+        "Abundant 18-20 Hz beta activity is present diffusely, in keeping with the lorazepam given before the study.",
+        (F("excess_beta"),),
+    ),
+]
+ALL_CASES = CASES + LATER_CASES + PHRASING_CASES
 
 
 @pytest.mark.parametrize("case", ALL_CASES, ids=[c.name for c in ALL_CASES])

@@ -8,21 +8,16 @@ Modules, one idea each: :mod:`.head` (electrodes, fields, the eyes), :mod:`.wave
 templates), :mod:`.subject` (parameter ranges with sources; the subject per seed), :mod:`.canvas` (what
 generators paint on), :mod:`.background` (spatially correlated 1/f), :mod:`.rhythms` (wake and sleep),
 :mod:`.abnormal` (slowing, asymmetry, rhythmic delta, burst suppression), :mod:`.epileptiform` (spikes,
-spike-and-wave, periodic discharges, seizures), :mod:`.artifacts`, :mod:`.generate`.
+spike-and-wave, periodic discharges, seizures), :mod:`.artifacts`, :mod:`.request` (specs, states), :mod:`.generate`, :mod:`.files` (EDF + sidecar).
 """
 
 from neuronarrator.clinical.phantom.canvas import Spec
-from neuronarrator.clinical.phantom.generate import (
-    GENERATORS,
-    PhantomRecording,
-    generate,
-    parse_spec,
-    truth_path,
-    write_phantom,
-)
+from neuronarrator.clinical.phantom.files import report_document, truth_path, write_phantom
+from neuronarrator.clinical.phantom.generate import GENERATORS, PhantomRecording, generate
+from neuronarrator.clinical.phantom.request import parse_spec
 from neuronarrator.clinical.phantom.subject import PARAMETERS, PREVALENCE, Subject, draw_subject
 
 __all__ = [
     "GENERATORS", "PARAMETERS", "PREVALENCE", "PhantomRecording", "Spec", "Subject", "draw_subject",
-    "generate", "parse_spec", "truth_path", "write_phantom",
+    "generate", "parse_spec", "report_document", "truth_path", "write_phantom",
 ]  # fmt: skip

@@ -211,12 +211,17 @@ def apply_burst_suppression(canvas: Canvas, spec: Spec) -> None:
     sharp = np.sign(waves) * np.abs(waves) ** 1.5  # the steep components of real bursts (spiky, polyphasic)
     amplitude = PARAMETERS["bs_burst_uv"].draw(rng)
     t = canvas.t_s
-    decay = np.ones(n)
-    for start, end in bursts:  # within a burst the amplitude decays, and fades out over its last 0.4 s
-        inside = (t >= start) & (t < end)
+    envelope = np.zeros(n)
+    for start, end in bursts:  # abrupt onset (50 ms), decay through the burst, fade over its last 0.4 s
+        inside = (t >= start - 0.05) & (t < end)
         local = t[inside]
-        decay[inside] = np.exp(-(local - start) / max(end - start, 0.5)) * np.clip((end - local) / 0.4, 0.0, 1.0) ** 0.5
-    canvas.cortical += (amplitude / P2P_PER_RMS_BROAD) * burst_gate * decay * sharp
+        onset = np.clip((local - start + 0.05) / 0.05, 0.0, 1.0)
+        envelope[inside] = (
+            onset
+            * np.exp(-np.clip(local - start, 0.0, None) / max(end - start, 0.5))
+            * np.sqrt(np.clip((end - local) / 0.4, 0.0, 1.0))
+        )
+    canvas.cortical += (amplitude / P2P_PER_RMS_BROAD) * envelope * sharp
     channels = tuple(SITES[:19])
     suppression_fraction = 1.0 - float(burst_mask.mean())
     canvas.record(Finding("burst_suppression", side="generalized",

@@ -94,7 +94,9 @@ def add_background(canvas: Canvas) -> None:
     present = [s for s in STATE_BACKGROUND if s in canvas.epoch_states]
     for state in present:
         gain, steepening = STATE_BACKGROUND[state]
-        rotation = (np.maximum(freqs, subject.knee_hz) / PIVOT_HZ) ** (-0.5 * steepening * subject.sleep_exponent_increase)
+        rotation = (np.maximum(freqs, subject.knee_hz) / PIVOT_HZ) ** (
+            -0.5 * steepening * subject.sleep_exponent_increase
+        )
         wave = np.fft.irfft(mixed * (base * gain * rotation), n=n, axis=-1) * ear_gain[:, None]
         if len(present) == 1:
             canvas.cortical += wave

@@ -219,7 +219,9 @@ def add_seizure(canvas: Canvas, spec: Spec) -> None:
     )
     # Rhythmic phase: frequency falls geometrically start -> end, amplitude and sharpness rise, field spreads.
     rhythm_tau = np.clip((t - fast_s) / (duration - fast_s), 0.0, 1.0)
-    wander = spectral_noise(rng, 2, t.size, sfreq, flat_band(0.0, 0.4, 0.2))  # ictal rhythms are not metronomes
+    wander = spectral_noise(
+        rng, 2, t.size, sfreq, flat_band(0.0, 0.4, 0.2)
+    )  # ictal rhythms are not metronomes
     freq = start_hz * (end_hz / start_hz) ** rhythm_tau * (1.0 + 0.04 * wander[0])
     rise = np.clip((t - fast_s + 0.8) / 0.8, 0.0, 1.0)
     fall = np.clip((duration - t) / 0.4, 0.0, 1.0)  # seizures end abruptly
@@ -242,7 +244,9 @@ def add_seizure(canvas: Canvas, spec: Spec) -> None:
     if j1 > i1:
         delta = spectral_noise(rng, 1, j1 - i1, sfreq, flat_band(0.8, 3.0, 0.5))[0]
         post_uv = 0.35 * peak_uv / 4.0  # postictal delta: about a third of the ictal peak
-        canvas.cortical[:, i1:j1] += gaussian_field(centre, 0.05)[:, None] * (post_uv * np.exp(-after / 8.0) * delta)[None, :]
+        canvas.cortical[:, i1:j1] += (
+            gaussian_field(centre, 0.05)[:, None] * (post_uv * np.exp(-after / 8.0) * delta)[None, :]
+        )
     # Evidence in thirds, each with the channels the discharge reaches by the end of it: the spread.
     thirds = [(onset + k * duration / 3, onset + (k + 1) * duration / 3) for k in range(3)]
     evidence = tuple(

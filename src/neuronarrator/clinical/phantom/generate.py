@@ -1,4 +1,4 @@
-"""Generate a phantom recording with exact ground truth, and write it as EDF + a truth sidecar.
+"""Generate a phantom recording with exact ground truth (writing it: :mod:`.files`).
 
 The order of painting is fixed: the subject's background and state rhythms, then the requested
 abnormal patterns (additive ones first, then those that scale the cortex: burst suppression and
@@ -14,30 +14,24 @@ the channels where it shows.
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from neuronarrator.clinical.findings import (
-    ARTIFACT_CODES,
-    CODES,
-    LATERALIZED_CODES,
-    REGIONS,
-    SIDES,
-    STATES,
-    Finding,
-    Findings,
-    StateSpan,
-)
+from neuronarrator.clinical.findings import CODES, LATERALIZED_CODES, STATES, Finding, Findings, StateSpan
 from neuronarrator.clinical.phantom import abnormal, artifacts, epileptiform, rhythms
 from neuronarrator.clinical.phantom.background import add_background, instrument_noise
 from neuronarrator.clinical.phantom.canvas import EPOCH_S, Canvas, Spec, stream
+from neuronarrator.clinical.phantom.request import (
+    check_compatible,
+    infer_state,
+    parse_spec,
+    request_specs,
+    states_per_epoch,
+)
 from neuronarrator.clinical.phantom.subject import Subject, draw_findings, draw_subject
 from neuronarrator.io.channels import CANONICAL_19
 from neuronarrator.io.recording import Event
@@ -70,16 +64,6 @@ GENERATORS: dict[str, Generator] = {
     "line_noise": artifacts.add_line_noise,
 }
 
-#: Findings that come with the state (painted by the state stage; a request fixes their parameters).
-STATE_CODES: dict[str, tuple[str, ...]] = {
-    "pdr": ("awake", "drowsy"),
-    "pdr_reactive": ("awake",),
-    "sleep_spindles": ("n2", "n3"),
-    "k_complexes": ("n2",),
-    "vertex_waves": ("n1", "n2"),
-    "eye_blink_artifact": ("awake",),
-}
-
 #: Patterns that replace the PDR (coma) or slow it (encephalopathy: periodic discharges are mostly
 #: seen in obtunded patients with a slow background; ACNS 2021, E&P).
 PDR_ABOLISHED_BY = frozenset({"burst_suppression"})
@@ -91,9 +75,6 @@ MIN_SEIZURE_RECORD_S = 14.0
 #: Acquisition filters: first-order low-frequency (high-pass) and second-order high-frequency filter.
 LOW_FREQUENCY_FILTER_HZ = 0.5
 HIGH_FREQUENCY_FILTER_HZ = 70.0
-
-#: How the EDF labels the channels: TUH style, saying the reference (``-LE``: linked ears).
-EDF_LABELS = tuple(f"EEG {ch}-LE" for ch in CANONICAL_19)
 
 
 @dataclass(frozen=True)
@@ -135,117 +116,9 @@ class PhantomRecording:
 
     def report_document(self, file: str = "") -> dict[str, Any]:
         """The truth in the shape of the report document (DESIGN.md), plus a ``phantom`` section."""
-        doc: dict[str, Any] = {
-            "recording": {
-                "file": file, "duration_s": round(self.duration_s, 3), "sfreq_hz": self.sfreq_hz,
-                "channels_used": list(self.channels), "channels_missing": [],
-            },
-            **self.truth.to_dict(),
-            "narrative": _narrative(self.truth, self.seed, self.subject.pdr_amplitude_uv),
-            "quality": {"usable_fraction": round(_usable_fraction(self.truth, self.duration_s), 4),
-                        "bad_channels": [], "warnings": []},
-            "model": {"name": "neuronarrator-phantom (ground truth)", "checkpoint_sha256": None},
-            "phantom": {
-                "seed": self.seed, "reference": self.reference, "requested": list(self.requested),
-                "subject": self.subject.to_dict(),
-                "events": [{"onset_s": e.onset_s, "duration_s": e.duration_s, "description": e.description}
-                           for e in self.events],
-                "parameters": self.notes,
-                "filters_hz": {"low_frequency": LOW_FREQUENCY_FILTER_HZ, "high_frequency": HIGH_FREQUENCY_FILTER_HZ},
-            },
-        }  # fmt: skip
-        return doc
+        from neuronarrator.clinical.phantom.files import report_document
 
-
-# ------------------------------------------------------------------------------------------- parsing
-
-
-def parse_spec(text: str) -> Spec:
-    """One ``code[:side][:region[+region]][:frequency][:channel]`` spec (see :class:`Spec`)."""
-    code, *tokens = [t.strip() for t in text.strip().split(":")]
-    if code not in CODES:
-        raise ValueError(f"unknown finding code {code!r}; known codes: {', '.join(CODES)}")
-    side, regions, frequency, channels = None, (), None, ()
-    for token in tokens:
-        if token in SIDES:
-            side = token
-        elif token and all(r in REGIONS for r in token.split("+")):
-            regions = tuple(token.split("+"))
-        elif token in CANONICAL_19:
-            channels = (token,)
-        else:
-            try:
-                frequency = float(token)
-            except ValueError:
-                raise ValueError(
-                    f"{text!r}: {token!r} is neither a side {SIDES}, regions {REGIONS} joined by '+', "
-                    f"a frequency in Hz nor a 10-20 channel"
-                ) from None
-    return Spec(code, side, regions, frequency, channels)
-
-
-def _specs(request: Any) -> tuple[list[Spec], str | Sequence[str] | None]:
-    """Specs and the state(s) a request carries."""
-    if request is None:
-        return [], None
-    if isinstance(request, Findings):
-        timeline = [s.state for s in request.state_timeline] or request.state
-        return [
-            Spec(f.code, f.side, f.regions, f.frequency_hz, f.channels) for f in request.findings
-        ], timeline
-    if isinstance(request, str):
-        request = [part for part in request.split(",") if part.strip()]
-    specs = []
-    for item in request:
-        if isinstance(item, Finding):
-            specs.append(Spec(item.code, item.side, item.regions, item.frequency_hz, item.channels))
-        elif isinstance(item, Spec):
-            specs.append(item)
-        else:
-            specs.append(parse_spec(str(item)))
-    return specs, None
-
-
-def _infer_state(codes: set[str]) -> str:
-    if codes & {"sleep_spindles", "k_complexes"}:
-        return "n2"
-    if "vertex_waves" in codes:
-        return "n1"
-    return "awake"
-
-
-def _epoch_states(state: str | Sequence[str], duration_s: float) -> tuple[str, ...]:
-    n_epochs = max(1, math.ceil(duration_s / EPOCH_S - 1e-9))
-    states = (state,) * n_epochs if isinstance(state, str) else tuple(state)
-    if len(states) != n_epochs:
-        raise ValueError(f"{duration_s:g} s has {n_epochs} epochs of {EPOCH_S:g} s; got {len(states)} states")
-    unknown = [s for s in states if s not in STATES]
-    if unknown:
-        raise ValueError(f"unknown states {unknown}; known: {STATES}")
-    return states
-
-
-def _check_compatible(codes: set[str], epoch_states: tuple[str, ...]) -> None:
-    for code, states in STATE_CODES.items():
-        if code in codes and not set(states) & set(epoch_states):
-            raise ValueError(
-                f"{code} needs a state among {states}; the record is {sorted(set(epoch_states))}"
-            )
-    if "burst_suppression" in codes:
-        if set(epoch_states) != {"awake"}:
-            raise ValueError("burst_suppression is a coma pattern: it cannot be combined with sleep states")
-        clash = codes & {
-            "pdr",
-            "pdr_reactive",
-            "generalized_spike_wave",
-            "seizure",
-            "lpd",
-            "gpd",
-            "lrda",
-            "grda",
-        }
-        if clash:
-            raise ValueError(f"burst_suppression cannot be combined with {sorted(clash)}")
+        return report_document(self, file)
 
 
 def _eyes_open_spans(
@@ -321,7 +194,7 @@ def generate(
     if sfreq_hz < 100:
         raise ValueError(f"sfreq_hz must be >= 100 Hz (the phantom has content up to 70 Hz), got {sfreq_hz}")
 
-    specs, request_state = _specs(findings)
+    specs, request_state = request_specs(findings)
     drawn_state = None
     if findings is None:
         drawn_state, drawn = draw_findings(stream(entropy, "findings"))
@@ -330,8 +203,8 @@ def generate(
             specs = [s for s in specs if s.code != "seizure"]
     codes = {s.code for s in specs}
     chosen = state if state is not None else request_state if request_state is not None else drawn_state
-    epoch_states = _epoch_states(chosen if chosen is not None else _infer_state(codes), duration_s)
-    _check_compatible(codes, epoch_states)
+    epoch_states = states_per_epoch(chosen if chosen is not None else infer_state(codes), duration_s)
+    check_compatible(codes, epoch_states)
     if subject is None:
         subject = draw_subject(stream(entropy, "subject"), slowed_pdr=bool(codes & PDR_SLOWED_BY))
     canvas = Canvas(entropy, sfreq_hz, n_times, subject, epoch_states)
@@ -421,102 +294,4 @@ def _truth(canvas: Canvas) -> Findings:
                     extras={"subject": canvas.subject.to_dict()})  # fmt: skip
 
 
-def _usable_fraction(truth: Findings, duration_s: float) -> float:
-    """Share of the record free of transient artifacts (whole-record ECG and mains do not count)."""
-    spans = sorted(
-        (e.start_s, e.end_s) for f in truth.findings if f.code in ARTIFACT_CODES for e in f.evidence
-        if e.end_s - e.start_s < 0.9 * duration_s
-    )  # fmt: skip
-    covered, cursor = 0.0, 0.0
-    for start, end in spans:
-        start = max(start, cursor)
-        if end > start:
-            covered += end - start
-            cursor = end
-    return max(0.0, 1.0 - covered / duration_s)
-
-
-def _narrative(truth: Findings, seed: int, pdr_amplitude_uv: float) -> dict[str, str]:
-    """The project renderer's report text of the truth (the phrasing seeded by the phantom's seed);
-    empty sections when the renderer is unavailable or fails (the truth itself must always be written)."""
-    empty = {"description": "", "impression": "", "clinical_correlation": ""}
-    try:
-        from neuronarrator.clinical.render import render_report
-    except ImportError:
-        return empty
-    try:
-        narrative = render_report(truth, rng=seed, extras={"pdr_amplitude_uv": round(pdr_amplitude_uv)})
-    except Exception as error:  # noqa: BLE001 - a renderer bug must not lose the ground truth
-        logger.warning("renderer failed on the phantom truth: %s", error)
-        return empty
-    return narrative.to_dict()
-
-
-# ---------------------------------------------------------------------------------------------- files
-
-
-def write_phantom(
-    path: str | Path,
-    findings: str | Sequence[str | Finding | Spec] | Findings | None = None,
-    *,
-    seed: int = 0,
-    duration_s: float = 60.0,
-    sfreq_hz: float = 200.0,
-    overwrite: bool = False,
-    **kwargs: Any,
-) -> tuple[Path, Path]:
-    """Generate a phantom and write ``path`` (EDF+, linked-ears labels ``EEG Fp1-LE``...) and the truth
-    sidecar ``<path>.truth.json`` (the report document of DESIGN.md).
-
-    Both files appear complete or not at all: the sidecar is written to a temporary file, the EDF is
-    written atomically, and only then is the sidecar moved into place.
-
-    Parameters
-    ----------
-    path : str or Path
-        The ``.edf`` file.
-    findings, seed, duration_s, sfreq_hz, **kwargs
-        As :func:`generate` (``state``, ``eyes_open_s``, ``subject``).
-    overwrite : bool
-        Replace existing files; otherwise :class:`~neuronarrator.io.errors.OutputExistsError`.
-
-    Returns
-    -------
-    (Path, Path)
-        The EDF and the sidecar.
-    """
-    from neuronarrator.io.atomic import atomic_output
-    from neuronarrator.io.errors import OutputExistsError
-    from neuronarrator.io.write import write_edf
-
-    path = Path(path)
-    sidecar = truth_path(path)
-    for target in (path, sidecar):
-        if target.exists() and not overwrite:
-            raise OutputExistsError(target)
-    recording = generate(findings, seed=seed, duration_s=duration_s, sfreq_hz=sfreq_hz, **kwargs)
-    document = recording.report_document(file=path.name)
-    with atomic_output(sidecar, force=overwrite) as tmp:
-        tmp.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-        write_edf(path, recording.data_uv, sfreq_hz, EDF_LABELS, events=recording.events, overwrite=overwrite,
-                  device="neuronarrator-phantom")  # fmt: skip
-    logger.info("wrote phantom %s (%s) and %s", path, ", ".join(sorted(recording.truth.codes)), sidecar)
-    return path, sidecar
-
-
-def truth_path(path: str | Path) -> Path:
-    """The sidecar of an EDF: ``rec.edf`` -> ``rec.edf.truth.json``."""
-    path = Path(path)
-    return path.with_name(path.name + ".truth.json")
-
-
-def evidence_channels(finding: Finding) -> tuple[str, ...]:
-    """Every channel named by a finding's evidence, in canonical order."""
-    named = {c for e in finding.evidence for c in e.channels}
-    return tuple(c for c in CANONICAL_19 if c in named)
-
-
-__all__ = [
-    "GENERATORS", "PhantomRecording", "acquisition_filter", "evidence_channels", "generate",
-    "parse_spec", "truth_path", "write_phantom",
-]  # fmt: skip
+__all__ = ["GENERATORS", "PhantomRecording", "acquisition_filter", "generate"]

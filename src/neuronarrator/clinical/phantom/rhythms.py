@@ -301,12 +301,12 @@ def add_rem(canvas: Canvas) -> None:
     amplitude = PARAMETERS["rem_uv"].draw(rng, size=times.size) * rng.choice([-1.0, 1.0], size=times.size)
     hold = rng.uniform(0.2, 0.8, size=times.size)
     t = canvas.t_s
-    # Each REM: a saccade (~50 ms rise: the < 500 ms initial deflection of AASM) held, then a slower return.
+    # Each REM: a saccade (~70 ms rise: the < 500 ms initial deflection of AASM) held, then a slower return.
     wave = np.zeros(n)
     for t0, a, h in zip(times, amplitude, hold, strict=True):
         i0, i1 = int(max(0.0, t0 - 0.1) * sfreq), int(min(canvas.duration_s, t0 + h + 0.6) * sfreq)
         local = t[i0:i1] - t0
-        wave[i0:i1] += a / 2 * (np.tanh(local / 0.02) - np.tanh((local - h) / 0.08))
+        wave[i0:i1] += a / 2 * (np.tanh(local / 0.035) - np.tanh((local - h) / 0.1))
     vertical, horizontal = eye_fields()
     canvas.add_extracerebral(horizontal + 0.3 * vertical, wave)
     # Sawtooth waves: 2-6 Hz triangular trains at the vertex.

@@ -67,8 +67,8 @@ PARAMETERS: dict[str, Range] = {
     "blink_rate_per_min": Range(10, 25, "1/min", "Bentivoglio et al. 1997 Mov Disord 12:1028: 17/min at rest"),
     # --- drowsiness and sleep ----------------------------------------------------------------------
     "drowsy_theta_uv": Range(15, 35, "µV p-p", "Niedermeyer (drowsiness): diffuse 4-7 Hz theta, alpha dropout"),
-    "slow_eye_movement_hz": Range(0.1, 0.4, "Hz", "AASM: SEMs, initial deflection > 500 ms"),
-    "slow_eye_movement_uv": Range(40, 100, "µV p-p at F7/F8", "Niedermeyer: slow roving eye movements"),
+    "slow_eye_movement_hz": Range(0.25, 0.5, "Hz", "AASM: SEMs, initial deflection > 500 ms"),
+    "slow_eye_movement_uv": Range(60, 150, "µV p-p at F7/F8", "Niedermeyer: slow roving eye movements"),
     "vertex_wave_uv": Range(60, 150, "µV p-p", "AASM: vertex sharp waves < 0.5 s, central maximum"),
     "vertex_wave_per_min": Range(2, 6, "1/min", "Niedermeyer: vertex waves in stage N1-N2"),
     "spindle_frequency_hz": Range(12.0, 14.5, "Hz", "AASM: 11-16 Hz, most commonly 12-14 Hz"),
