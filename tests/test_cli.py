@@ -172,3 +172,24 @@ def test_label_bad_text_files(capsys, tmp_path: Path, content: bytes, expected: 
     path.write_bytes(content)
     code, _, err = run(capsys, "label", path)
     assert code != 0 and err.strip().startswith(f"neuronarrator: {path}: ") and expected in err
+
+
+def test_phantom_writes_edf_and_truth_and_never_overwrites(capsys, tmp_path: Path) -> None:
+    out_path = tmp_path / "case.edf"
+    argv = ("phantom", "--findings", "focal_slowing:right:temporal", "--out", out_path, "--seed", "4", "--duration", "30")
+    code, out, err = run(capsys, *argv)
+    assert code == 0, err
+    truth = json.loads(out_path.with_name("case.edf.truth.json").read_text())
+    slowing = [f for f in truth["findings"] if f["code"] == "focal_slowing"]
+    assert slowing and slowing[0]["side"] == "right" and truth["impression"] == "abnormal"
+    code, out, err = run(capsys, "inspect", out_path, "--json")  # the phantom reads back like any file
+    assert code == 0 and json.loads(out)["channels_missing"] == []
+    before = out_path.read_bytes()
+    code, _, err = run(capsys, *argv)
+    assert code != 0 and "--force" in err and out_path.read_bytes() == before
+
+
+def test_phantom_bad_spec_writes_nothing(capsys, tmp_path: Path) -> None:
+    code, _, err = run(capsys, "phantom", "--findings", "not_a_code", "--out", tmp_path / "x.edf")
+    assert code == 2 and "unknown finding code" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []

@@ -95,6 +95,31 @@ def label(
         stdout.print(f"  warning: {warning}", markup=False)
 
 
+def phantom(
+    findings: Annotated[str, typer.Option("--findings", help="Comma-separated finding specs, "
+                        "code[:side][:region+region][:freq_hz][:channel], e.g. 'focal_slowing:left:temporal,pdr:9.5'; "
+                        "'random' draws a case.", show_default=False)],  # fmt: skip
+    out: Annotated[Path, typer.Option("--out", help="Output .edf; the truth goes to OUT.truth.json.", show_default=False)],
+    seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same subject and signal.")] = 0,
+    duration_s: Annotated[float, typer.Option("--duration", help="Seconds to generate.")] = 60.0,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite OUT and its sidecar if they exist.")] = False,
+) -> None:
+    """A synthetic clinical EEG with exact ground truth (findings with evidence spans and channels)."""
+    from neuronarrator.clinical.phantom import write_phantom
+
+    if out.suffix.lower() != ".edf":
+        raise typer.BadParameter(f"{out}: the output must end in .edf", param_hint="--out")
+    try:
+        edf, sidecar = write_phantom(out, None if findings == "random" else findings, seed=seed,
+                                     duration_s=duration_s, overwrite=force)  # fmt: skip
+    except ValueError as error:  # a spec the phantom cannot honour: the user's request, not a bug
+        raise typer.BadParameter(str(error), param_hint="--findings") from error
+    truth = json.loads(sidecar.read_text(encoding="utf-8"))
+    codes = ", ".join(f["code"] for f in truth["findings"]) or "none"
+    stdout.print(f"wrote {edf} ({duration_s:g} s) and {sidecar}; state {truth['state']}, "
+                 f"{truth['impression']}; findings: {codes}", markup=False)  # fmt: skip
+
+
 def _render_inspection(summary: dict) -> None:
     """The human form of ``inspect``: header, channel mapping, quality."""
     from rich.table import Table
@@ -130,7 +155,12 @@ def _render_inspection(summary: dict) -> None:
 
 
 #: Command name -> function. The only place commands are registered.
-COMMANDS = {"inspect": inspect, "spectrogram": spectrogram, "label": label}
+COMMANDS = {
+    "inspect": inspect,
+    "spectrogram": spectrogram,
+    "phantom": phantom,
+    "label": label,
+}
 for _name, _function in COMMANDS.items():
     app.command(name=_name)(_function)
 

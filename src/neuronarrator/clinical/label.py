@@ -24,6 +24,7 @@ Steps 2-4 live in ``mentions.py``. Ambiguities are settled by rules documented w
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 from neuronarrator.clinical import lexicon as lx
@@ -54,6 +55,7 @@ from neuronarrator.io.channels import CANONICAL_19
 log = logging.getLogger(__name__)
 
 _CERTAINTIES = ("possible", "probable", "definite")
+_STAGES = frozenset({"n1", "n2", "n3", "rem"})
 
 
 @dataclass(frozen=True)
@@ -181,27 +183,36 @@ def _mention(h: Hit, read: SentenceRead) -> Mention:
 def _merge(
     mentions: list[Mention], warnings: list[str]
 ) -> tuple[list[Finding], list[tuple[tuple[int, int], ...]]]:
-    """Mentions of one finding become one: same code (and, for lateralized codes and seizures, same side).
+    """Mentions of one finding become one: same code (and, for lateralized codes and seizures, same side
+    and place).
 
-    The highest certainty wins (the description's "sharp waves" beat the impression's "possible"); regions
-    and channels are united; the first frequency written is kept. A seizure with no side joins a located
-    one. A PDR without a frequency, or reactivity without a PDR, cannot be a finding and is reported.
+    A lateralized code on one side at places that do not overlap is two findings ("left frontal slowing ...
+    left occipital slowing"); a mention without regions, or one that overlaps a place, joins the first such
+    place ("left temporal sharp waves" in the impression joins "sharp waves at T3"). The highest certainty
+    wins (the description's "sharp waves" beat the impression's "possible"); regions and channels are
+    united; the first frequency written is kept. A seizure with no side joins a located one. A PDR without
+    a frequency, or reactivity without a PDR, cannot be a finding and is reported.
     """
-    groups: dict[tuple[str, str | None], list[Mention]] = {}
+    groups: dict[tuple[str, str | None], list[list[Mention]]] = {}
     for m in mentions:
         if not m.asserted:
             if m.note == "no side given" and not m.negated:
                 warnings.append(f"{m.code} at {m.span} has no side; not listed")
             continue
         per_side = m.code in LATERALIZED_CODES or m.code == "seizure"
-        groups.setdefault((m.code, m.side if per_side else None), []).append(m)
-    for (code, side), group in list(groups.items()):
+        places = groups.setdefault((m.code, m.side if per_side else None), [])
+        place = next((g for g in places if not per_side or _same_place(m, g)), None)
+        if place is None:
+            place = []
+            places.append(place)
+        place.append(m)
+    for (code, side), places in list(groups.items()):
         located = [k for k in groups if k[0] == code and k[1] is not None]
         if code == "seizure" and side is None and located:
-            groups[located[0]].extend(group)
+            groups[located[0]][0].extend(m for g in places for m in g)
             del groups[(code, side)]
     findings: list[tuple[Finding, tuple[tuple[int, int], ...]]] = []
-    for (code, side), group in groups.items():
+    for (code, side), group in ((key, g) for key, places in groups.items() for g in places):
         group.sort(key=lambda m: m.span)
         certainty = max((m.certainty for m in group), key=_CERTAINTIES.index)
         frequency = next((m.frequency_hz for m in group if m.frequency_hz is not None), None)
@@ -229,10 +240,17 @@ def _merge(
     return [f for f, _ in findings], [s for _, s in findings]
 
 
+def _same_place(m: Mention, group: list[Mention]) -> bool:
+    regions = {r for g in group for r in g.regions}
+    return not m.regions or not regions or bool(regions & set(m.regions))
+
+
 def _read_state(reads: list[SentenceRead]) -> str:
     """The state the record is mostly in.
 
-    Rule: the state word nearest "predominantly/mostly/throughout/remained/for most of" in its clause wins.
+    Rule: the state word nearest "predominantly/mostly/predominated/throughout/remained/for most of" in its
+    clause wins; a stage so marked beats plain "sleep" so marked ("asleep throughout, mostly in REM" -> REM),
+    and a stage name with its noun is one state word ("REM sleep predominated").
     Otherwise a record that states wakefulness (or has a PDR, which is defined in wakefulness) is
     ``awake``: routine EEGs are mostly awake even when they reach sleep ("awake and asleep" -> awake). One
     that states only sleep is in the sleep stage named: N2 when several are (N2 fills most of a normal
@@ -258,6 +276,7 @@ def _read_state(reads: list[SentenceRead]) -> str:
                 )
                 if not circumstance:
                     words.append((m.start(), m.end(), state))
+        words = _join_stage_nouns(text, words)
         # "mostly drowsy, briefly awake": the dominance word marks the state word nearest to it.
         marked: set[tuple[int, int, str]] = set()
         for d in lx.DOMINANT.finditer(text):
@@ -275,12 +294,26 @@ def _read_state(reads: list[SentenceRead]) -> str:
             elif h.code == "pdr":
                 seen.append("awake")
     if dominant:
-        return dominant[0] if dominant[0] != "sleep" else _sleep_stage(seen + dominant)
+        stages = [s for s in dominant if s != "sleep"]
+        return stages[0] if stages else _sleep_stage(seen + dominant)
     if "awake" in seen:
         return "awake"
     if any(s in seen for s in ("n1", "n2", "n3", "rem", "sleep")):
         return _sleep_stage(seen)
     return "drowsy" if "drowsy" in seen else "awake"
+
+
+def _join_stage_nouns(text: str, words: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """A sleep stage and the "sleep" right after it are one state word ("REM sleep", "light (N1) sleep"), so
+    that a dominance word next to the noun marks the stage, not plain sleep."""
+    out: list[tuple[int, int, str]] = []
+    for w in sorted(words):
+        last = out[-1] if out else None
+        if last and w[2] == "sleep" and last[2] in _STAGES and re.fullmatch(r"[\s)]*", text[last[1] : w[0]]):
+            out[-1] = (last[0], w[1], last[2])
+        else:
+            out.append(w)
+    return out
 
 
 def _sleep_stage(seen: list[str]) -> str:

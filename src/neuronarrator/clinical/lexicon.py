@@ -301,7 +301,7 @@ STATE_CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
 #: In the same clause as a state word, these make it the state the record is mostly in.
 DOMINANT = _rx(
     r"\b(?:predominantly|mostly|mainly|primarily|largely|majority|throughout|entire(?:ly)?|exclusively|"
-    r"remained|remains|for\s+most\s+of|most\s+of\s+the)\b"
+    r"remained|remains|for\s+most\s+of|most\s+of\s+the|predominat(?:ed|es|ing|e))\b"
 )
 #: Just before a state word, these make it a circumstance ("spikes during sleep", "activated in sleep"), not
 #: a statement of the record's state.

@@ -196,6 +196,17 @@ _BARRIER = re.compile(
 
 # Hedge cues are found first and blanked out before negation cues are looked for, so that "cannot be
 # excluded" and "does not rule out" hedge rather than negate.
+#
+# "is possible" / "was likely" hedge what came before them only where they close the statement or a
+# predicate follows ("Sharp waves are possible.", "Slowing is likely present", "... is likely related to
+# drowsiness"). Before a noun phrase the verb is existential or copular and the hedge word modifies what
+# follows ("There is possible GRDA", "There was likely left temporal slowing"): the post-cue does not
+# apply, so the hedge word is left to the pre-cues.
+_PREDICATE_FOLLOWS = (
+    r"(?=\s*(?:[.;,:!?)]|$|\b(?:present|seen|noted|observed|identified|recorded|captured|evident|apparent|"
+    r"visible|related|due|secondary|attributable|artifactual|but|and|or|although|though|given|if|since|when|"
+    r"while|in|on|at|over|during|with|to|from|as|because)\b))"
+)
 POSSIBLE_PRE = re.compile(
     r"\b(?:possible|possibly|questionable|questionably|equivocal|borderline|uncertain|unclear|suspicious\s+(?:for|of)|"
     r"suspected|suspect|question\s+of|concern(?:ing)?\s+for|(?:cannot|can\s+not|could\s+not)\s+(?:entirely\s+|completely\s+|"
@@ -206,7 +217,7 @@ POSSIBLE_PRE = re.compile(
 POSSIBLE_POST = re.compile(
     r"\b(?:cannot|can\s+not|could\s+not|can't|couldn't)\s+(?:be\s+)?(?:entirely\s+|completely\s+|definitively\s+|"
     r"definitely\s+)?(?:excluded|ruled\s+out)|\bnot\s+(?:be\s+)?(?:excluded|ruled\s+out)|"
-    r"\b(?:is|are|was|were)\s+(?:possible|questionable|uncertain|equivocal|suspected)\b|"
+    r"\b(?:is|are|was|were)\s+(?:possible|questionable|uncertain|equivocal|suspected)\b" + _PREDICATE_FOLLOWS + "|"
     r"\bof\s+(?:uncertain|unclear|questionable|undetermined)\s+(?:clinical\s+)?significance\b",
     re.I,
 )
@@ -215,7 +226,9 @@ PROBABLE_PRE = re.compile(
     r"favou?r(?:s|ed|ing)?)\b",
     re.I,
 )
-PROBABLE_POST = re.compile(r"\b(?:is|are|was|were)\s+(?:most\s+)?(?:likely|probable)\b", re.I)
+PROBABLE_POST = re.compile(
+    r"\b(?:is|are|was|were)\s+(?:most\s+)?(?:likely|probable)\b" + _PREDICATE_FOLLOWS, re.I
+)
 
 _VERB = r"(?:show|reveal|demonstrat|contain|includ|hav|display|exhibit|detect|captur|record|identif|see|find|appear)\w*"
 NEGATION_PRE = re.compile(
