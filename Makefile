@@ -17,9 +17,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The main job so far: a phantom with known findings and a real eyes-closed EEG (when ../shared is
+# there), each inspected and turned into its whole-session spectrogram.
 demo: $(STAMP)
-	$(BIN)/neuronarrator inspect $(SHARED)/eegmmidb/S001R02.edf
-	$(BIN)/neuronarrator spectrogram $(SHARED)/eegmmidb/S001R02.edf --out demo-out/S001R02-spectrogram.npz --force
+	$(BIN)/neuronarrator phantom --findings focal_slowing:left:temporal,focal_epileptiform:left:temporal \
+		--seed 3 --out demo-out/phantom.edf --force
+	$(BIN)/neuronarrator inspect demo-out/phantom.edf
+	$(BIN)/neuronarrator spectrogram demo-out/phantom.edf --out demo-out/phantom-spectrogram.npz --force
+	@if [ -f $(SHARED)/eegmmidb/S001R02.edf ]; then \
+		$(BIN)/neuronarrator inspect $(SHARED)/eegmmidb/S001R02.edf && \
+		$(BIN)/neuronarrator spectrogram $(SHARED)/eegmmidb/S001R02.edf --out demo-out/S001R02-spectrogram.npz --force; \
+	else echo "($(SHARED) not found: skipping the real-EEG part of the demo)"; fi
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests bench
@@ -27,6 +35,8 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_multitaper.py
+	$(BIN)/python bench/bench_inspect.py
+	$(BIN)/python bench/bench_phantom.py
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache

@@ -174,7 +174,8 @@ PATTERNS: tuple[Pattern, ...] = (
       r"(?:\s+(?:activity|waves?|frequencies|slowing))?\b|\bPDA\b|"
       r"\b(?:excess(?:ive)?|increased|abundant|prominent)\s+(?:diffuse\s+|generalized\s+)?(?:theta|delta|slow)"
       r"(?:\s+and\s+(?:theta|delta))?(?:\s+(?:activity|waves?|frequencies|range))?\b|"
-      r"\b(?:background|record|EEG|tracing)\s+(?:is|was)\s+(?:\w+\s+)?slow\b"),
+      r"\b(?:background|record|EEG|tracing)(?:\s+(?:activity|rhythms?|frequencies))?\s+(?:is|was|are|were)\s+"
+      r"(?:\w+\s+)?slow(?:ed)?\b"),
     P("slowing", r"\b(?:focal|regional|lateralized)\s+(?:" + _HZ + r"\s+)?(?:delta|theta)(?:\s+and\s+(?:delta|theta))?"
       r"(?:\s+(?:activity|waves?|frequencies|slowing))?\b"),
     # Plain "theta activity"/"delta waves" is slowing only where the text puts it on one side ("intermittent
@@ -182,13 +183,14 @@ PATTERNS: tuple[Pattern, ...] = (
     P("slowing", r"(?<!rhythmic )\b(?:" + _HZ + r"\s+)?(?:delta|theta)(?:\s+and\s+(?:delta|theta))?\s+(?:activity|waves|"
       r"frequencies|range\s+activity)\b", kind="lateral_only"),
     P("asymmetry", r"\basymmetr(?:y|ies|ic|ical|ically)\b|"
-      r"\b(?:lower|reduced|decreased|attenuated|diminished|depressed|suppressed)\s+(?:\w+\s+)?(?:amplitudes?|voltages?|"
+      r"\b(?:lower|reduced|decreased|attenuated|diminished|depressed|suppressed)[- ](?:\w+\s+)?(?:amplitudes?|voltages?|"
       r"background|fast\s+activity|faster\s+frequencies|beta(?:\s+activity)?|alpha(?:\s+activity|\s+rhythm)?)\b|"
       r"\b(?:amplitudes?|voltages?)\s+(?:is\s+|was\s+|are\s+|were\s+)?(?:lower|reduced|decreased|attenuated|diminished|"
       r"depressed|suppressed)\b|\b(?:attenuation|suppression|depression|reduction)\s+of\s+(?:the\s+)?(?:background|"
       r"amplitudes?|voltages?|fast|beta|faster)\b|\b(?:voltage|amplitude)\s+(?:attenuation|depression|suppression)\b"),
     P("excess_beta", r"\b(?:excess(?:ive)?|increased|prominent|abundant|copious|enhanced|marked|high[- ]amplitude)\s+"
-      r"(?:\w+\s+){0,2}?(?:beta|fast)(?:\s+(?:activity|frequencies|range\s+activity|rhythms?))?\b|"
+      r"(?:[\w.-]+\s+){0,3}?(?:beta|fast)(?:\s+(?:activity|frequencies|frequency\s+activity|range\s+activity|"
+      r"rhythms?))?\b|"
       r"\bbeta(?:\s+(?:activity|frequencies))?\s+(?:(?:is|was|are|were)\s+)?(?:\w+\s+)?(?:increased|excessive|"
       r"prominent|abundant|enhanced)\b|\b(?:medication|drug|benzodiazepine|barbiturate|sedative)(?:[- ](?:related|"
       r"induced))?\s+effects?\b|\b(?:benzodiazepine|barbiturate)[- ](?:induced|related)?\s*(?:beta|fast)\b"),
@@ -244,7 +246,8 @@ NORMAL_ATTRIBUTION = _rx(
     r"\b(?:normal|benign)\s+(?:variants?|findings?|for\s+(?:the\s+patient'?s\s+)?age)\b|"
     r"\bof\s+no\s+(?:clinical\s+)?significance\b|\bwithin\s+normal\s+limits\b"
 )
-#: Diffuse slowing in these clauses is a normal state change (drowsiness, hyperventilation build-up).
+#: Diffuse slowing in these clauses is a normal state change (drowsiness, hyperventilation build-up), unless
+#: the clause calls the record abnormal ("Abnormal awake and drowsy EEG due to diffuse slowing").
 PHYSIOLOGIC_SLOWING = _rx(r"\bdrows\w*|\bhypnagogic\b|\bhyperventilation\b|\bHV\b|\bbuild-?\s?up\b|\bsleep\b")
 #: A clinical event without an electrographic correlate is not an electrographic seizure.
 NO_EEG_CORRELATE = _rx(
@@ -312,12 +315,12 @@ STATE_MASK = _rx(r"\bsleep[- ]deprived\b|\bsleep\s+deprivation\b|\bsleep[- ]wake
 # --- impression ------------------------------------------------------------------------------------------
 _STUDY = r"(?:EEG|electroencephalogram|record(?:ing)?|study|tracing)"
 ABNORMAL_STATEMENT = _rx(
-    rf"\babnormal\s+(?:[\w-]+\s+){{0,4}}?{_STUDY}\b|\b{_STUDY}\s+(?:is|was)\s+(?:\w+\s+)?abnormal\b|"
+    rf"\babnormal\s+(?:[\w-]+,?\s+){{0,5}}?{_STUDY}\b|\b{_STUDY}\s+(?:is|was)\s+(?:\w+\s+)?abnormal\b|"
     r"^\s*(?:mildly\s+|moderately\s+|markedly\s+|severely\s+)?abnormal\s*(?:[.,:;]|$|\s+(?:due|because|for|with))|"
     r"\bnot\s+(?:within\s+normal\s+limits|normal)\b"
 )
 NORMAL_STATEMENT = _rx(
-    rf"(?<!ab)\bnormal\s+(?:[\w-]+\s+){{0,4}}?{_STUDY}\b|\b{_STUDY}\s+(?:is|was)\s+(?:\w+\s+)?"
+    rf"(?<!ab)\bnormal\s+(?:[\w-]+,?\s+){{0,5}}?{_STUDY}\b|\b{_STUDY}\s+(?:is|was)\s+(?:\w+\s+)?"
     r"(?:normal|unremarkable)\b|\bwithin\s+normal\s+limits\b|\bunremarkable\s+" + _STUDY + r"\b|"
     r"^\s*(?:essentially\s+)?normal\s*[.!]?\s*$"
 )

@@ -168,7 +168,8 @@ def _support_named_seizure(hits: list[Hit], clauses: list[tuple[int, int]]) -> N
     the seizure the sentence names (whose hedge is the report's), so it gives its location to that seizure.
     Spikes, rhythmic delta or periodic discharges in a clause that describes an evolution ("evolving into
     rhythmic spikes over the left frontocentral region") are the seizure's own course, not interictal
-    findings.
+    findings. Alpha activity in a clause that states a seizure ("a seizure ..., beginning as rhythmic 9 Hz
+    alpha activity") is the ictal rhythm, not the posterior dominant rhythm.
     """
     asserted = [h for h in hits if h.pattern.concept == "seizure" and not h.negated]
     evolving = [h for h in asserted if h.pattern.needs == "rhythmic"]
@@ -178,6 +179,8 @@ def _support_named_seizure(hits: list[Hit], clauses: list[tuple[int, int]]) -> N
         return
     ictal = {"epileptiform", "spike_wave", "rhythmic_delta", "periodic"}
     for h in hits:
+        if h.pattern.concept == "pdr" and any(clause_of(clauses, s.start) == clause_of(clauses, h.start) for s in asserted):
+            h.note = h.note or "the rhythm of a seizure"
         if (h.pattern.concept in ictal or h.pattern.kind == "lateral_only") and any(
             clause_of(clauses, e.start) == clause_of(clauses, h.start) for e in evolving
         ):
@@ -337,6 +340,7 @@ def _resolve(h: Hit, read: SentenceRead) -> None:
         if (
             code == "generalized_slowing"
             and lx.PHYSIOLOGIC_SLOWING.search(_clause_text(read, h))
+            and not lx.ABNORMAL_STATEMENT.search(_clause_text(read, h))
             and not h.note
         ):
             h.note = "slowing of drowsiness, sleep or hyperventilation"

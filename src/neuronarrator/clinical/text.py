@@ -131,7 +131,8 @@ def split_sentences(text: str, section: Section) -> list[Sentence]:
     """Sentences of one section body.
 
     A period ends a sentence when whitespace and a capital, digit or bullet follow and the word before is
-    not an abbreviation ("approx.", "e.g.") or a list number ("2. Diffuse slowing"); decimals ("9.5 Hz")
+    not an abbreviation ("approx.", "e.g."), an initial ("J.", but "lasting 40 s." ends) or a list number
+    ("2. Diffuse slowing"); decimals ("9.5 Hz")
     never split because no space follows the point. A blank line, a line that starts a list item, and a
     line break between a line without end punctuation and a capitalised line also end a sentence (reports
     written as lists). List numbers and bullets are stripped from the sentence start.
@@ -144,7 +145,10 @@ def split_sentences(text: str, section: Section) -> list[Sentence]:
             continue
         word = re.search(r"(\S+)$", body[: m.start()])
         token = word.group(1).lower().strip("(\"'") if word else ""
-        if token.rstrip(".") in ABBREVIATIONS or (len(token) == 1 and token.isalpha() and token not in "lr"):
+        # A single letter is an initial ("Dr. J. Smith"), unless it is a unit after a number ("lasting 40 s.").
+        unit = bool(word) and re.search(r"\d\s*$", body[: word.start(1)]) is not None
+        initial = len(token) == 1 and token.isalpha() and token not in "lr" and not unit
+        if token.rstrip(".") in ABBREVIATIONS or initial:
             continue
         if token.isdigit() and len(token) <= 2 and _starts_sentence(body, word.start(1), cuts):
             continue  # "2." opening a list item
@@ -235,7 +239,8 @@ NEGATION_PRE = re.compile(
     rf"\b(?:(?:did|does|do|has|have|had|was|were|is|are|could|can|will)\s+)?not\s+{_VERB}\b(?:\s+(?:any|an?))?|"
     rf"\b(?:failed|fails|fail)\s+to\s+{_VERB}\b|"
     r"\bno\b(?!\.\s*\d)(?!\s+(?:significant\s+)?(?:change|increase|longer\s+than))|\bnot\b(?!\s+only\b)|"
-    r"\bwithout\b|\babsen(?:ce|t)(?:\s+of)?\b|\bnegative\s+for\b|\bfree\s+of\b|\bdevoid\s+of\b|\black\s+of\b|"
+    r"\bwithout\b|\babsen(?:ce|t)(?:\s+of)?\b|\bnegative\s+for\b|\bfree\s+of\b|\bdevoid\s+of\b|"
+    r"\black(?:s|ed|ing)?\b(?:\s+of\b)?|"
     r"\bnone\s+of\b|\bneither\b|\bnor\b|\bnever\b|\bno\s+evidence\s+of\b|\bno\s+clear\b|\bnon-?existent\b",
     re.I,
 )
