@@ -1095,6 +1095,7 @@ def test_lateralized_finding_without_a_side_is_reported_not_invented() -> None:
         ("The patient was awake for most of the recording, with brief stage II sleep.", "awake"),
         ("No sleep was recorded.", "awake"),
         ("A sleep-deprived EEG.", "awake"),
+        ("The patient was awake, with a brief nap. Sleep spindles predominated centrally.", "awake"),
         ("", "awake"),
     ],
 )

@@ -211,6 +211,36 @@ def test_impression_orders_by_clinical_weight():
         assert [s.text[:3] for s in items] == ["1. ", "2. ", "3. ", "4. "]
 
 
+def test_slowing_states_its_extent():
+    """Generalized slowing is called diffuse or generalized; focal slowing names its side (and its regions in
+    words, not by an electrode alone), so that no reader takes one for the other."""
+    side_words = {"left": r"\bleft\b", "right": r"\bright\b", "bilateral": r"\b(bilateral(ly)?|both)\b",
+                  "midline": r"\bmidline\b"}  # fmt: skip
+    findings = [Finding("generalized_slowing", p, frequency_hz=hz) for p in (1.0, 0.7) for hz in (None, 5.0)]
+    findings += [
+        Finding("focal_slowing", 1.0, side, regions, hz)
+        for side in side_words
+        for regions in ((), ("temporal",), ("central",), ("parietal", "occipital"))
+        for hz in (None, 3.0)
+        if not (side == "midline" and len(regions) != 1)
+    ]
+    for f in findings:
+        for seed in range(30):
+            narrative = render_report(Findings((Finding("pdr", 1.0, frequency_hz=9.0), f)), rng=seed)
+            stated = [
+                s.text for s in narrative.sentences if s.section != "clinical_correlation" and 1 in s.findings
+            ]
+            assert stated, (f, narrative.text)
+            for text in stated:
+                if f.code == "generalized_slowing":
+                    assert re.search(r"diffuse|generali[sz]ed", text, re.I), text
+                    continue
+                assert re.search(side_words[f.side], text, re.I), text
+                unplaced = ["hemispher", "independent"] if f.side != "midline" else []
+                words = [r[:4] for r in f.regions] or unplaced
+                assert not words or any(w in text.lower() for w in words), text
+
+
 def test_extras_amplitude_only_when_given():
     texts = [render_report(NORMAL, rng=s, extras={"pdr_amplitude_uv": 45}).text for s in range(40)]
     assert any("45 µV" in t for t in texts)

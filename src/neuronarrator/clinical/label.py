@@ -256,7 +256,8 @@ def _read_state(reads: list[SentenceRead]) -> str:
     that states only sleep is in the sleep stage named: N2 when several are (N2 fills most of a normal
     night) or when only spindles, K-complexes or plain "asleep" say so. Drowsiness alone -> ``drowsy``.
     A state word that is only a circumstance of a finding named before it in the clause ("spikes during
-    sleep", "activated in sleep") does not state the record's state. Nothing stated -> ``awake``.
+    sleep", "activated in sleep"), or part of a finding's name ("sleep spindles"), does not state the
+    record's state. Nothing stated -> ``awake``.
     """
     seen: list[str] = []
     dominant: list[str] = []
@@ -268,6 +269,8 @@ def _read_state(reads: list[SentenceRead]) -> str:
         words: list[tuple[int, int, str]] = []
         for state, regex in lx.STATE_CUES:
             for m in regex.finditer(text):
+                if any(h.start <= m.start() and m.end() <= h.end for h in read.hits):
+                    continue  # a finding's own words ("sleep spindles") state nothing
                 clause = clause_of(clauses, m.start())
                 if any(in_scope(text, c, m.span(), clause) for c in cues):
                     continue

@@ -314,13 +314,18 @@ STATE_MASK = _rx(r"\bsleep[- ]deprived\b|\bsleep\s+deprivation\b|\bsleep[- ]wake
 
 # --- impression ------------------------------------------------------------------------------------------
 _STUDY = r"(?:EEG|electroencephalogram|record(?:ing)?|study|tracing)"
+# "awake, drowsy, and sleep EEG": a list of states before the study, commas allowed.
+_STATE_WORD = r"(?:awake|wake|waking|drowsy|asleep|sleep|sedated)"
+_STATE_LIST = (
+    rf"(?:[\w-]+\s+){{0,2}}?{_STATE_WORD}(?:,\s*{_STATE_WORD})*,?\s+(?:and|or)\s+{_STATE_WORD}\s+{_STUDY}\b"
+)
 ABNORMAL_STATEMENT = _rx(
-    rf"\babnormal\s+(?:[\w-]+,?\s+){{0,5}}?{_STUDY}\b|\b{_STUDY}\s+(?:is|was)\s+(?:\w+\s+)?abnormal\b|"
+    rf"\babnormal\s+(?:[\w-]+\s+){{0,4}}?{_STUDY}\b|\babnormal\s+{_STATE_LIST}|\b{_STUDY}\s+(?:is|was)\s+(?:\w+\s+)?abnormal\b|"
     r"^\s*(?:mildly\s+|moderately\s+|markedly\s+|severely\s+)?abnormal\s*(?:[.,:;]|$|\s+(?:due|because|for|with))|"
     r"\bnot\s+(?:within\s+normal\s+limits|normal)\b"
 )
 NORMAL_STATEMENT = _rx(
-    rf"(?<!ab)\bnormal\s+(?:[\w-]+,?\s+){{0,5}}?{_STUDY}\b|\b{_STUDY}\s+(?:is|was)\s+(?:\w+\s+)?"
+    rf"(?<!ab)\bnormal\s+(?:[\w-]+\s+){{0,4}}?{_STUDY}\b|(?<!ab)\bnormal\s+{_STATE_LIST}|\b{_STUDY}\s+(?:is|was)\s+(?:\w+\s+)?"
     r"(?:normal|unremarkable)\b|\bwithin\s+normal\s+limits\b|\bunremarkable\s+" + _STUDY + r"\b|"
     r"^\s*(?:essentially\s+)?normal\s*[.!]?\s*$"
 )

@@ -179,7 +179,8 @@ def _support_named_seizure(hits: list[Hit], clauses: list[tuple[int, int]]) -> N
         return
     ictal = {"epileptiform", "spike_wave", "rhythmic_delta", "periodic"}
     for h in hits:
-        if h.pattern.concept == "pdr" and any(clause_of(clauses, s.start) == clause_of(clauses, h.start) for s in asserted):
+        clause = clause_of(clauses, h.start)
+        if h.pattern.concept == "pdr" and any(clause_of(clauses, s.start) == clause for s in asserted):
             h.note = h.note or "the rhythm of a seizure"
         if (h.pattern.concept in ictal or h.pattern.kind == "lateral_only") and any(
             clause_of(clauses, e.start) == clause_of(clauses, h.start) for e in evolving

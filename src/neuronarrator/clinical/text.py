@@ -132,8 +132,7 @@ def split_sentences(text: str, section: Section) -> list[Sentence]:
 
     A period ends a sentence when whitespace and a capital, digit or bullet follow and the word before is
     not an abbreviation ("approx.", "e.g."), an initial ("J.", but "lasting 40 s." ends) or a list number
-    ("2. Diffuse slowing"); decimals ("9.5 Hz")
-    never split because no space follows the point. A blank line, a line that starts a list item, and a
+    ("2. Diffuse slowing"); decimals ("9.5 Hz") never split because no space follows the point. A blank line, a line that starts a list item, and a
     line break between a line without end punctuation and a capitalised line also end a sentence (reports
     written as lists). List numbers and bullets are stripped from the sentence start.
     """
@@ -221,8 +220,9 @@ POSSIBLE_PRE = re.compile(
 POSSIBLE_POST = re.compile(
     r"\b(?:cannot|can\s+not|could\s+not|can't|couldn't)\s+(?:be\s+)?(?:entirely\s+|completely\s+|definitively\s+|"
     r"definitely\s+)?(?:excluded|ruled\s+out)|\bnot\s+(?:be\s+)?(?:excluded|ruled\s+out)|"
-    r"\b(?:is|are|was|were)\s+(?:possible|questionable|uncertain|equivocal|suspected)\b" + _PREDICATE_FOLLOWS + "|"
-    r"\bof\s+(?:uncertain|unclear|questionable|undetermined)\s+(?:clinical\s+)?significance\b",
+    r"\b(?:is|are|was|were)\s+(?:possible|questionable|uncertain|equivocal|suspected)\b"
+    + _PREDICATE_FOLLOWS
+    + r"|\bof\s+(?:uncertain|unclear|questionable|undetermined)\s+(?:clinical\s+)?significance\b",
     re.I,
 )
 PROBABLE_PRE = re.compile(

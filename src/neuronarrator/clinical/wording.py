@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 #: Adverbs of a generalized pattern's predominance ("frontally predominant GRDA").
 REGION_ADVERBS = {"frontal": "frontally", "central": "centrally", "temporal": "temporally",
                   "parietal": "parietally", "occipital": "occipitally"}  # fmt: skip
+#: Findings of an area (slowing, lower amplitude): placed by side and region words, never by an electrode alone.
+AREA_CODES = frozenset({"focal_slowing", "asymmetry"})
 #: Slots that place a finding; a lateralized finding is only written with a template that has one.
 PLACE_SLOTS = frozenset({"loc", "where", "el", "el_where", "onset", "predom"})
 #: Prevalence words by number of evidence spans, per family (ACNS: rare/occasional/frequent/abundant).
@@ -151,25 +153,28 @@ class Wording:
         if regions:
             slots["regions_word"] = words
             slots["region"] = "regions" if " and " in words or f.side == "bilateral" else "region"
+        # An electrode alone places a discharge or a rhythm, not an area of slowing or of lower amplitude:
+        # those are written with side and region words (the electrode may follow in parentheses).
+        by_electrode = "el" in slots and f.code not in AREA_CODES
         if f.side in ("left", "right"):
             slots["loc"] = f"{f.side} {words}" if regions else f"{f.side} hemispheric"
             slots["focal"] = "focal" if regions else "lateralized"
-            # An electrode alone places a discharge or a rhythm, not a lower-amplitude area.
-            by_electrode = "el" in slots and f.code != "asymmetry"
             where = (
                 P.WHERE_REGION + (P.WHERE_ELECTRODE if by_electrode else ())
                 if regions
                 else P.WHERE_HEMISPHERE
             )
         elif f.side == "bilateral":
-            slots["loc"] = f"bilateral {words}".strip()
+            # Without regions, "bilateral slowing" reads as generalized: both hemispheres, independently.
+            slots["loc"] = f"bilateral {words}" if regions else "bilateral independent"
             slots["focal"] = "focal"
-            where = P.WHERE_BILATERAL if regions else ("over both hemispheres",)
+            where = P.WHERE_BILATERAL if regions else P.WHERE_BOTH_HEMISPHERES
         else:  # midline
             slots["loc"] = f"midline {words}".strip()
             slots["region"] = "region"
             slots["focal"] = "focal"
-            where = P.WHERE_MIDLINE if regions else ("in the midline",)
+            midline = P.WHERE_MIDLINE if by_electrode else P.WHERE_MIDLINE_REGION
+            where = midline if regions else ("in the midline",)
         slots["where"] = self.fill(where, {k: v for k, v in slots.items() if k != "where"}) or ""
         slots["field"] = self.fill(P.FIELDS, slots) or ""
         place = PLACE_SLOTS if regions else PLACE_SLOTS | {"side"}
