@@ -8,7 +8,9 @@ case mixes are timed, each after one warm-up call (imports, MNE's montage, Chole
 
 - ``drawn``: ``generate(None)``, state and findings drawn at the phantom's prevalence (the corpus mix);
 - ``normal``: an awake normal record (background, PDR, eye opening, blinks);
-- ``heavy``: focal slowing + spikes + muscle + ECG + line noise (many generators at once).
+- ``heavy``: focal slowing + spikes + muscle + ECG + line noise (many generators at once);
+- ``reference``: the simplest stand-in, independent 1/f noise on 19 channels (white noise shaped by one
+  FFT filter) — what a phantom costs at the least; the ratios say what the realism costs on top.
 
 The projection for NeuroCorpus-160K assumes the ``drawn`` rate and two worker processes, one per core.
 """
@@ -43,9 +45,22 @@ def _child(segments: int, duration_s: float) -> dict[str, float]:
         torch.set_num_threads(1)
     except ImportError:
         pass
+    import numpy as np
+
     from neuronarrator.clinical.phantom import generate
 
-    rates = {}
+    def reference(seed: int) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        n_times = int(duration_s * 200)
+        spectrum = np.fft.rfft(rng.standard_normal((19, n_times)), axis=-1)
+        spectrum /= np.sqrt(np.maximum(np.fft.rfftfreq(n_times, 1 / 200), 0.5))
+        return np.fft.irfft(spectrum, n=n_times, axis=-1).astype(np.float32)
+
+    reference(0)
+    start = time.perf_counter()
+    for seed in range(segments):
+        reference(seed)
+    rates = {"reference": segments / (time.perf_counter() - start)}
     for name, findings in CASES.items():
         generate(findings, seed=10**6, duration_s=duration_s)  # warm-up
         start = time.perf_counter()
@@ -71,9 +86,11 @@ def main() -> None:
     )  # fmt: skip
     rates = json.loads(out.stdout.strip().splitlines()[-1])
     print(f"phantom, {args.duration_s:g}-s 19-channel segments at 200 Hz, one thread ({args.segments} each):")
+    reference = rates.pop("reference")
+    print(f"  {'reference':9s} {reference:8.1f} segments/s/core  ({1000.0 / reference:5.2f} ms each)  1/f noise only")
     for name, rate in rates.items():
-        print(f"  {name:7s} {rate:7.1f} segments/s/core  ({1000.0 / rate:5.2f} ms each)  target >= 100: "
-              f"{rate / 100.0:.2f}x")  # fmt: skip
+        print(f"  {name:9s} {rate:8.1f} segments/s/core  ({1000.0 / rate:5.2f} ms each)  "
+              f"{reference / rate:5.1f}x the reference's time; target >= 100/s: {rate / 100.0:.2f}x")  # fmt: skip
     hours = CORPUS_SEGMENTS / (WORKERS * rates["drawn"]) / 3600.0
     print(f"NeuroCorpus-160K ({CORPUS_SEGMENTS:,} drawn segments) on {WORKERS} cores: {hours * 60:.1f} min "
           f"of generation (storage not included)")  # fmt: skip
