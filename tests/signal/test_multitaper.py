@@ -91,3 +91,14 @@ def test_shapes_times_and_names():
 def test_rejects_bad_arrays(bad, message):
     with pytest.raises(ValueError, match=message):
         multitaper_spectrogram(bad, SFREQ_HZ)
+
+
+@pytest.mark.gpu
+def test_cuda_spectrogram_equals_cpu():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device on this machine")
+    data_uv = pink_eeg_uv(19, int(120 * SFREQ_HZ))
+    cpu = multitaper_spectrogram(data_uv, SFREQ_HZ)
+    gpu = multitaper_spectrogram(data_uv, SFREQ_HZ, device="cuda")
+    np.testing.assert_allclose(gpu.log_psd, cpu.log_psd, rtol=1e-4, atol=1e-5)
