@@ -48,13 +48,10 @@ def _child(segments: int, duration_s: float) -> dict[str, float]:
     import numpy as np
 
     from neuronarrator.clinical.phantom import generate
+    from neuronarrator.signal.synthetic import pink_noise_uv
 
     def reference(seed: int) -> np.ndarray:
-        rng = np.random.default_rng(seed)
-        n_times = int(duration_s * 200)
-        spectrum = np.fft.rfft(rng.standard_normal((19, n_times)), axis=-1)
-        spectrum /= np.sqrt(np.maximum(np.fft.rfftfreq(n_times, 1 / 200), 0.5))
-        return np.fft.irfft(spectrum, n=n_times, axis=-1).astype(np.float32)
+        return pink_noise_uv(seed, 19, int(duration_s * 200), 200.0).astype(np.float32)
 
     reference(0)
     start = time.perf_counter()

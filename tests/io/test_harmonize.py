@@ -23,6 +23,7 @@ from neuronarrator.io.harmonize import Harmonized, harmonize
 from neuronarrator.io.read import read_recording
 from neuronarrator.io.recording import Event, Recording
 from neuronarrator.signal.interpolate import head_origin_m, spherical_spline_matrix
+from neuronarrator.signal.synthetic import pink_noise_uv
 
 TUH_19 = tuple(
     f"EEG {name}-REF" for name in "FP1 FP2 F7 F3 FZ F4 F8 T3 C3 CZ C4 T4 T5 P3 PZ P4 T6 O1 O2".split()
@@ -41,14 +42,7 @@ def noise_uv(
     n_chans: int, sfreq_hz: float, duration_s: float, seed: int = 0, rms_uv: float = 5.0
 ) -> np.ndarray:
     """Independent 1/f noise per channel, ``rms_uv`` rms."""
-    rng = np.random.default_rng(seed)
-    n = int(round(sfreq_hz * duration_s))
-    spectrum = np.fft.rfft(rng.standard_normal((n_chans, n)))
-    freqs = np.fft.rfftfreq(n, 1 / sfreq_hz)
-    spectrum[:, 1:] /= np.sqrt(freqs[1:])
-    spectrum[:, 0] = 0
-    pink = np.fft.irfft(spectrum, n=n)
-    return pink * (rms_uv / pink.std(axis=-1, keepdims=True))
+    return pink_noise_uv(seed, n_chans, int(round(sfreq_hz * duration_s)), sfreq_hz, rms_uv=rms_uv)
 
 
 def sine(sfreq_hz: float, duration_s: float, freq_hz: float, amplitude_uv: float) -> np.ndarray:

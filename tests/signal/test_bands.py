@@ -20,6 +20,7 @@ from neuronarrator.signal.bands import (
     relative_band_powers,
     welch_psd,
 )
+from neuronarrator.signal.synthetic import pink_noise_uv
 
 FS = 200.0
 POSTERIOR = ("O1", "O2", "P3", "P4")
@@ -28,14 +29,7 @@ DATA = (Path(__file__).parents[2] / "../shared/data").resolve()
 
 def _pink(seed: int, n_chans: int, duration_s: float, exponent: float = 1.0, rms_uv: float = 20.0):
     """Gaussian noise with a 1/f**exponent density, shape (n_chans, n_times)."""
-    rng = np.random.default_rng(seed)
-    n = int(duration_s * FS)
-    freqs = np.fft.rfftfreq(n, 1 / FS)
-    spectrum = rng.standard_normal((n_chans, freqs.size)) + 1j * rng.standard_normal((n_chans, freqs.size))
-    spectrum[:, 1:] /= freqs[1:] ** (exponent / 2)
-    spectrum[:, 0] = 0
-    x = np.fft.irfft(spectrum, n)
-    return x / x.std(axis=-1, keepdims=True) * rms_uv
+    return pink_noise_uv(seed, n_chans, int(duration_s * FS), FS, exponent=exponent, rms_uv=rms_uv)
 
 
 def _sine(freq_hz: float, amp_uv: float, duration_s: float, phase: float = 0.0) -> np.ndarray:

@@ -11,6 +11,7 @@ from neuronarrator.signal.multitaper import (
     n_windows,
     sliding_windows,
 )
+from neuronarrator.signal.synthetic import pink_noise_uv
 
 SFREQ_HZ = 200.0
 
@@ -18,11 +19,7 @@ SFREQ_HZ = 200.0
 def pink_eeg_uv(n_chans: int, n_times: int, seed: int = 0) -> np.ndarray:
     """1/f background with a 10 Hz rhythm, ~20-50 µV: spectra spanning the dynamic range of real EEG."""
     rng = np.random.default_rng(seed)
-    spectrum = np.fft.rfft(rng.standard_normal((n_chans, n_times)), axis=-1)
-    freqs_hz = np.fft.rfftfreq(n_times, 1 / SFREQ_HZ)
-    spectrum /= np.sqrt(np.maximum(freqs_hz, 0.5))
-    pink = np.fft.irfft(spectrum, n=n_times, axis=-1)
-    pink *= 20.0 / pink.std(axis=-1, keepdims=True)
+    pink = pink_noise_uv(rng, n_chans, n_times, SFREQ_HZ, rms_uv=20.0)
     t_s = np.arange(n_times) / SFREQ_HZ
     alpha = 15.0 * np.sin(2 * np.pi * 10.0 * t_s + rng.uniform(0, 2 * np.pi, (n_chans, 1)))
     return (pink + alpha).astype(np.float32)

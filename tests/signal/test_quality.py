@@ -16,6 +16,7 @@ from neuronarrator.signal.quality import (
     bridge_nonfinite,
     detect_line_freq_hz,
 )
+from neuronarrator.signal.synthetic import pink_noise_uv
 
 FS_HZ = 200.0
 CH = CANONICAL_19
@@ -25,12 +26,7 @@ def pink_alpha_uv(n_chans: int, sfreq_hz: float, duration_s: float, seed: int = 
     """Clean synthetic EEG: 1/f noise (15 µV rms) plus a 10 Hz rhythm (20 µV) of random phase."""
     rng = np.random.default_rng(seed)
     n = int(round(sfreq_hz * duration_s))
-    spectrum = np.fft.rfft(rng.standard_normal((n_chans, n)))
-    freqs = np.fft.rfftfreq(n, 1 / sfreq_hz)
-    spectrum[:, 1:] /= np.sqrt(freqs[1:])
-    spectrum[:, 0] = 0
-    pink = np.fft.irfft(spectrum, n=n)
-    pink *= 15.0 / pink.std(axis=-1, keepdims=True)
+    pink = pink_noise_uv(rng, n_chans, n, sfreq_hz, rms_uv=15.0)
     t = np.arange(n) / sfreq_hz
     phases = rng.uniform(0, 2 * np.pi, (n_chans, 1))
     return pink + 20.0 * np.sin(2 * np.pi * 10.0 * t + phases)
