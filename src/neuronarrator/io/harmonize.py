@@ -312,6 +312,45 @@ def check_not_all_flat(plan: Plan, quality: QualityReport) -> None:
         )  # fmt: skip
 
 
+def read_and_judge(
+    plan: Plan,
+    recording: Recording,
+    originals: list[str],
+    names: list[str],
+    missing: list[str],
+    signs: np.ndarray | None = None,
+) -> tuple[np.ndarray, QualityReport]:
+    """Read the span (with its context) in µV, judge its quality, refuse unusable data, bridge NaN runs.
+
+    The steps both montages share. ``signs`` (±1 per row) flips derivations stored reversed
+    (``F7-FP1``) before anything is judged.
+
+    Returns
+    -------
+    native_uv : ndarray, shape (n_chans, n_read)
+        At the native rate, context included, non-finite runs bridged.
+    quality : QualityReport
+        Judged on the span only.
+
+    Raises
+    ------
+    NonFiniteSignalError, FlatSignalError
+    """
+    from neuronarrator.signal.quality import assess_quality, bridge_nonfinite
+
+    read_uv = plan.read_uv(recording, originals)
+    check_finite(plan, read_uv[:, plan.span], names)
+    if signs is not None:
+        read_uv *= signs[:, None]
+    quality = assess_quality(
+        read_uv[:, plan.span], plan.native_hz, names, missing_channels=missing,
+        line_freq_hz=plan.line_freq_hz, start_s=plan.start_s,
+    )  # fmt: skip
+    check_not_all_flat(plan, quality)
+    native_uv, _ = bridge_nonfinite(read_uv, copy=False)
+    return native_uv, quality
+
+
 def events_in_span(recording: Recording, plan: Plan) -> list[Event]:
     """The annotations overlapping the span, times unchanged."""
     begin, end = plan.start / plan.native_hz, plan.stop / plan.native_hz

@@ -12,10 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from neuronarrator.io.channels import DOUBLE_BANANA, DOUBLE_BANANA_NAMES
-from neuronarrator.io.harmonize import Harmonized, Plan, check_finite, check_not_all_flat, events_in_span
+from neuronarrator.io.harmonize import Harmonized, Plan, events_in_span, read_and_judge
 from neuronarrator.io.recording import Recording
 from neuronarrator.signal.preprocess import notch_uv
-from neuronarrator.signal.quality import assess_quality, bridge_nonfinite
 
 
 def _place_derivations(recording: Recording) -> tuple[dict[str, tuple[str, float]], list[tuple[str, str]]]:
@@ -42,18 +41,9 @@ def build(recording: Recording, plan: Plan) -> Harmonized:
     names = present + [canonical for canonical, _ in extras]
     originals = [rows[name][0] for name in present] + [original for _, original in extras]
 
-    read_uv = plan.read_uv(recording, originals)
-    check_finite(plan, read_uv[:, plan.span], names)
     signs = np.array([rows[name][1] for name in present] + [1.0] * len(extras))
-    read_uv *= signs[:, None]
-    quality = assess_quality(
-        read_uv[:, plan.span], plan.native_hz, names, missing_channels=missing,
-        line_freq_hz=plan.line_freq_hz, start_s=plan.start_s,
-    )  # fmt: skip
-    check_not_all_flat(plan, quality)
+    native, quality = read_and_judge(plan, recording, originals, names, missing, signs)
     line_freq_hz = quality.line_freq_hz
-    native, _ = bridge_nonfinite(read_uv, copy=False)
-    del read_uv
     native -= native.mean(axis=-1, keepdims=True)
     if line_freq_hz is not None:
         native = notch_uv(native, plan.native_hz, line_freq_hz)

@@ -12,9 +12,8 @@ from neuronarrator.io.harmonize import (
     MIN_GOOD_FOR_INTERPOLATION,
     Harmonized,
     Plan,
-    check_finite,
-    check_not_all_flat,
     events_in_span,
+    read_and_judge,
 )
 from neuronarrator.io.recording import Recording
 from neuronarrator.signal.interpolate import spherical_spline_matrix
@@ -80,16 +79,8 @@ def build(recording: Recording, plan: Plan) -> Harmonized:
     names19 = [ch for ch in CANONICAL_19 if ch in present]
     missing19 = [ch for ch in CANONICAL_19 if ch not in present]
 
-    read_uv = plan.read_uv(recording, [present[ch] for ch in names19])
-    check_finite(plan, read_uv[:, plan.span], names19)
-    quality = assess_quality(
-        read_uv[:, plan.span], plan.native_hz, names19, missing_channels=missing19,
-        line_freq_hz=plan.line_freq_hz, start_s=plan.start_s,
-    )  # fmt: skip
-    check_not_all_flat(plan, quality)
+    bridged, quality = read_and_judge(plan, recording, [present[ch] for ch in names19], names19, missing19)
     line_freq_hz = quality.line_freq_hz
-    bridged, _ = bridge_nonfinite(read_uv, copy=False)
-    del read_uv
 
     bad19 = [ch for ch in names19 if ch in set(quality.bad_channel_names)]
     good19 = [ch for ch in names19 if ch not in bad19]
