@@ -1,0 +1,87 @@
+"""The contract between a data source and the corpus builder.
+
+A source adapter turns one dataset layout (the phantom, TUH, CHB-MIT, Sleep-EDF, BIDS, a folder of EDF)
+into :class:`SessionItem` s (cheap: listed from file names and label files, no signal read) and, for
+each item, a :class:`SessionData` (heavy: read, harmonized, labelled), which the builder runs on its
+workers. Items are listed in a deterministic order, so that a rebuild assigns the same sessions to the
+same shards (resumability) and adding files to a source only appends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from neuronarrator.clinical.findings import Findings
+
+#: Segment length (DESIGN.md): 10 s = 2,000 samples at 200 Hz.
+SEGMENT_S = 10.0
+SFREQ_HZ = 200.0
+
+
+@dataclass(frozen=True)
+class SessionItem:
+    """One session a source can provide, before anything is read.
+
+    ``key`` is unique within the source and stable across rebuilds (a relative path, a seed); the
+    builder's shard assignment and resume logic rest on it. ``patient`` is the pseudonymous patient
+    identifier used for the split (never a name). ``options`` are whatever the adapter needs to load it.
+    """
+
+    source: str
+    key: str
+    patient: str
+    options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass
+class SessionData:
+    """One harmonized session with its labels, as written into the corpus.
+
+    Attributes
+    ----------
+    data_uv : ndarray, shape (n_chans, n_times), float32
+        Harmonized µV at 200 Hz: (19, n) referential, or (18, n) double banana for bipolar-only sources.
+    montage : str
+        ``"referential"`` or ``"bipolar"``.
+    channel_mask : ndarray of bool, shape (n_chans,)
+        False rows are masked (no data).
+    findings : Findings
+        Session-level truth: findings with evidence spans (seconds, channels), state timeline, impression.
+    narrative : str
+        The report text (DESCRIPTION / IMPRESSION / CLINICAL CORRELATION, or the source's own report).
+    narrative_origin : str
+        ``"report"`` (written by a clinician, from the source) or ``"rendered"`` (by ``clinical.render``).
+    ehr : dict
+        ``age_years`` (float | None), ``sex`` ("male" | "female" | None), ``icd10`` (list of codes),
+        ``atc`` (list of codes); absent knowledge is None / empty, never guessed.
+    meta : dict
+        JSON-ready provenance (source file, original rate, harmonization report).
+    """
+
+    data_uv: np.ndarray
+    montage: str
+    channel_mask: np.ndarray
+    findings: Findings
+    narrative: str
+    narrative_origin: str
+    ehr: dict[str, Any]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class Source(Protocol):
+    """What every adapter module exposes (registered by name in ``corpus.sources.SOURCES``)."""
+
+    name: str
+
+    def list_items(self, root: Path | None, **options: Any) -> Iterator[SessionItem]:
+        """The sessions under ``root`` (or generated, for the phantom), in a deterministic order."""
+        ...
+
+    def load(self, item: SessionItem) -> SessionData:
+        """Read, harmonize and label one session. Raises an ``InputError`` naming the file on bad input."""
+        ...
