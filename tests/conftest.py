@@ -339,3 +339,87 @@ def label_sets() -> dict[str, tuple[str, ...]]:
         "chbmit": CHBMIT_LABELS,
         "standard_19": STANDARD_19,
     }
+
+
+# --- a corpus source for the corpus tests (tests/corpus) ------------------------------------------------
+# A module, not an object: the builder hands workers the adapter's import path. It is written to a file
+# and imported under a unique name, so in-process schedulers find it in sys.modules.
+FAKE_SOURCE = '''
+"""A fast, deterministic corpus source with known labels (tests only)."""
+import numpy as np
+from neuronarrator.clinical.findings import Evidence, Finding, Findings, StateSpan
+from neuronarrator.corpus.sources.base import SessionData, SessionItem
+from neuronarrator.io.errors import CorruptFileError
+
+name = "fake"
+
+
+def _indices(value):
+    return (value,) if isinstance(value, int) else tuple(value)  # one index, as a CLI option gives it
+
+
+def list_items(root=None, *, sessions=4, duration_s=30.0, per_patient=2, bipolar=(), bad=(), crash=(), prefix="s"):
+    bipolar, bad, crash = _indices(bipolar), _indices(bad), _indices(crash)
+    for i in range(sessions):
+        yield SessionItem(source=name, key=f"{prefix}{i:03d}", patient=f"{prefix}-p{i // per_patient}",
+                          options={"index": i, "duration_s": float(duration_s), "bipolar": i in bipolar,
+                                   "bad": i in bad, "crash": i in crash})
+
+
+def load(item):
+    o = item.options
+    if o["bad"]:
+        raise CorruptFileError(f"/data/{item.key}.edf", "the header says 12 records, the file holds 3")
+    if o["crash"]:
+        raise ZeroDivisionError("an adapter bug")
+    n_chans = 18 if o["bipolar"] else 19
+    rng = np.random.default_rng(o["index"])
+    n_times = int(round(o["duration_s"] * 200))
+    data = (rng.standard_normal((n_chans, n_times)) * 20.0).astype(np.float32)
+    data[:, :200] *= 10.0  # a big first second: scales differ between segments
+    mask = np.ones(n_chans, bool)
+    if not o["bipolar"]:
+        mask[7] = False  # T7 masked
+    findings = Findings(
+        findings=(
+            Finding("focal_slowing", 0.9, side="left", regions=("temporal",), channels=("T7", "P7"),
+                    evidence=(Evidence(12.0, 25.0, ("T7", "P7")),)),
+            Finding("eye_blink_artifact", evidence=(Evidence(3.1, 3.4, ("Fp1", "Fp2")),)),
+            Finding("excess_beta", 0.7),  # no evidence: a label for the whole recording
+        ),
+        state="awake",
+        state_timeline=(StateSpan(0.0, min(14.0, o["duration_s"]), "drowsy"),)
+        + ((StateSpan(14.0, o["duration_s"], "awake"),) if o["duration_s"] > 14.0 else ()),
+    )
+    return SessionData(
+        data_uv=data, montage="bipolar" if o["bipolar"] else "referential", channel_mask=mask,
+        findings=findings, narrative=f"Report of {item.key}.", narrative_origin="report",
+        ehr={"age_years": 30.0 + o["index"], "sex": "female" if o["index"] % 2 else None,
+             "icd10": ["G40.909"], "atc": []},
+        meta={"source_file": f"/data/{item.key}.edf"},
+    )
+'''
+
+
+@pytest.fixture(scope="session")
+def fake_source(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The fake corpus source module (``name = "fake"``): sessions of random µV with known findings.
+
+    ``list_items(None, sessions=4, duration_s=30, per_patient=2, bipolar=(), bad=(), crash=(), prefix="s")``:
+    indices in ``bipolar`` are 18-derivation sessions, in ``bad`` raise a CorruptFileError, in ``crash`` a
+    ZeroDivisionError. Every session: focal slowing left temporal at 12-25 s, a blink at 3.1-3.4 s, excess
+    beta without evidence, drowsy until 14 s then awake; channel T7 masked (referential sessions).
+    """
+    import importlib.util
+    import sys
+    import uuid
+
+    module_name = f"fake_corpus_source_{uuid.uuid4().hex[:8]}"
+    path = tmp_path_factory.mktemp("fake_source") / f"{module_name}.py"
+    path.write_text(FAKE_SOURCE, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    yield module
+    sys.modules.pop(module_name, None)

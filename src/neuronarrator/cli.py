@@ -120,6 +120,143 @@ def phantom(
                  f"{truth['impression']}; findings: {codes}", markup=False)  # fmt: skip
 
 
+# --------------------------------------------------------------------------------------------- corpus
+
+corpus_app = typer.Typer(name="corpus", help="NeuroCorpus: build, summarise and check a corpus directory.",
+                         no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)  # fmt: skip
+
+
+def parse_source(text: str) -> tuple[str, Path | None, dict[str, object]]:
+    """``name``, ``name:ROOT`` or either with ``?opt=val&opt=val`` -> (name, root, options).
+
+    Option values are read as int, float or true/false where they parse as one, else kept as text.
+    """
+    from urllib.parse import parse_qsl
+
+    head, _, query = text.partition("?")
+    name, _, root = head.partition(":")
+    if not name:
+        raise typer.BadParameter(f"{text!r}: no source name (expected name[:ROOT][?opt=val&...])", param_hint="SOURCE")
+    try:
+        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
+    except ValueError:
+        raise typer.BadParameter(f"{text!r}: options must be opt=val pairs joined by '&'", param_hint="SOURCE") from None
+    return name, Path(root) if root else None, {key: _option_value(value) for key, value in pairs}
+
+
+def _option_value(value: str) -> object:
+    if value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
+
+
+def corpus_build(
+    sources: Annotated[list[str], typer.Argument(help="Sources: name, name:ROOT, with ?opt=val&... options, e.g. "
+                                                 "'phantom?sessions=1000&duration_s=100' 'edf:data/eegmmidb'.",
+                                                 show_default=False, metavar="SOURCE...")],  # fmt: skip
+    out: Annotated[Path, typer.Option("--out", help="The corpus directory (resumed if it holds a build of the "
+                                      "same sources and parameters).", show_default=False)],  # fmt: skip
+    scheduler: Annotated[str | None, typer.Option("--scheduler", help="Dask scheduler address (tcp://host:port); "
+                         "default: a local cluster of worker processes. 'threads' or 'synchronous' run locally "
+                         "without processes.", show_default=False)] = None,  # fmt: skip
+    workers: Annotated[int | None, typer.Option("--workers", help="Worker processes of the local cluster "
+                                                "(default: one per CPU).", show_default=False)] = None,  # fmt: skip
+    shard_sessions: Annotated[int, typer.Option("--shard-sessions", help="Sessions per shard (the unit of work "
+                                                "and of resuming).", min=1)] = 32,  # fmt: skip
+    topomaps: Annotated[bool, typer.Option("--topomaps/--no-topomaps", help="Store band-power topomaps with "
+                                           "the segments.")] = True,  # fmt: skip
+    force: Annotated[bool, typer.Option("--force", help="Rebuild OUT even if it holds a corpus of other "
+                                        "parameters.")] = False,  # fmt: skip
+) -> None:
+    """Build a NeuroCorpus from sources: Zarr shards, a Parquet manifest, a card. Resumable: rerun after an interruption."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from neuronarrator.corpus.build import build_corpus
+
+    parsed = [parse_source(text) for text in sources]
+    # Dask's scheduler and nannies log every start and stop at INFO: not news for a user. (Importing
+    # distributed sets its loggers' levels, so this must come after the import.)
+    import distributed  # noqa: F401
+
+    distributed_logger = logging.getLogger("distributed")
+    distributed_logger.setLevel(max(logging.getLogger().getEffectiveLevel(), logging.WARNING))
+    columns = (TextColumn("building shards"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    # no bar (nor the blank line it leaves) when stderr is a pipe or a log file
+    with Progress(*columns, console=stderr, transient=True, disable=not stderr.is_terminal) as bar:
+        task = bar.add_task("shards", total=None)
+        report = build_corpus(parsed, out, shard_sessions=shard_sessions, cache_topomaps=topomaps,
+                              scheduler=scheduler, n_workers=workers, force=force,
+                              progress=lambda done, total: bar.update(task, completed=done, total=total))  # fmt: skip
+    stdout.print(f"wrote {out}: {report.sessions} sessions, {report.segments} segments in {report.n_shards} shards "
+                 f"({report.shards_built} built, {report.shards_reused} reused) in {report.seconds:.1f} s; "
+                 f"{len(report.skipped)} skipped", markup=False, soft_wrap=True)  # fmt: skip
+    for skip in report.skipped[:20]:
+        stdout.print(f"  skipped {skip['file']}: {skip['reason']}", markup=False, soft_wrap=True)
+    if len(report.skipped) > 20:
+        stdout.print(f"  ... and {len(report.skipped) - 20} more (see {out / 'CARD.md'})", markup=False, soft_wrap=True)
+
+
+CorpusDirArg = Annotated[Path, typer.Argument(help="A corpus directory.", show_default=False)]
+
+
+def corpus_info(
+    corpus_dir: CorpusDirArg,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the whole card as JSON.")] = False,
+) -> None:
+    """Counts per split, sources, finding prevalence and build parameters of a corpus (from its card)."""
+    from neuronarrator.corpus.verify import load_card
+
+    card = load_card(corpus_dir)
+    if json_out:
+        print(json.dumps(card, indent=2))
+        return
+    stdout.print(f"{corpus_dir}: {card['format']}, built {card['built_at']} by neuronarrator "
+                 f"{card['code']['neuronarrator']} ({card['code']['git_commit'] or 'commit unknown'})", markup=False, soft_wrap=True)  # fmt: skip
+    for s in card["sources"]:
+        stdout.print(f"  source {s['name']} ({s['root'] or 'generated'}): {s['sessions']} sessions, "
+                     f"{s['segments']} segments, {s['skipped']} skipped", markup=False, soft_wrap=True)  # fmt: skip
+    for split, c in card["counts"].items():
+        stdout.print(f"  {split:<6} {c['patients']:>7} patients {c['sessions']:>8} sessions {c['segments']:>9} segments",
+                     soft_wrap=True)  # fmt: skip
+    stdout.print("  impressions: " + ", ".join(f"{k} {v}" for k, v in card["impressions"].items()), soft_wrap=True)
+    p = card["prevalence"]
+    seen = sorted((code for code in p["segments"] if p["sessions"][code] or p["segments"][code]),
+                  key=lambda code: -p["segments"][code])  # fmt: skip
+    stdout.print("  prevalence (sessions / segments): "
+                 + ", ".join(f"{c} {p['sessions'][c]:.1%}/{p['segments'][c]:.1%}" for c in seen), soft_wrap=True)  # fmt: skip
+
+
+def corpus_verify(corpus_dir: CorpusDirArg) -> None:
+    """Check every shard, checksum, count, split and row of a corpus; one line per problem, non-zero exit if any."""
+    from neuronarrator.corpus.verify import verify_corpus
+
+    with stderr.status(f"verifying {corpus_dir}…"):
+        problems = verify_corpus(corpus_dir)
+    for problem in problems:
+        stderr.print(f"neuronarrator: {corpus_dir}: {problem}", markup=False, highlight=False, soft_wrap=True)
+    if problems:
+        raise typer.Exit(1)
+    stdout.print(f"{corpus_dir}: OK", markup=False, soft_wrap=True)
+
+
+#: Corpus sub-command name -> function (``neuronarrator corpus NAME``).
+CORPUS_COMMANDS = {"build": corpus_build, "info": corpus_info, "verify": corpus_verify}
+for _name, _function in CORPUS_COMMANDS.items():
+    corpus_app.command(name=_name)(_function)
+
+
 def _render_inspection(summary: dict) -> None:
     """The human form of ``inspect``: header, channel mapping, quality."""
     from rich.table import Table
@@ -163,13 +300,18 @@ COMMANDS = {
 }
 for _name, _function in COMMANDS.items():
     app.command(name=_name)(_function)
+#: Command groups: name -> typer sub-app with its own commands.
+GROUPS = {"corpus": corpus_app}
+for _name, _group in GROUPS.items():
+    app.add_typer(_group, name=_name)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning the project's errors into one line on stderr."""
     logging.basicConfig(level=os.environ.get("NEURONARRATOR_LOG", "WARNING"), format="%(levelname)s %(name)s: %(message)s")
     try:
-        app(args=argv, standalone_mode=False)
+        # Without standalone mode click returns a typer.Exit's code instead of raising it.
+        result = app(args=argv, standalone_mode=False)
     except NeuroNarratorError as error:
         stderr.print(f"neuronarrator: {error}", markup=False, highlight=False, soft_wrap=True)
         return error.exit_code
@@ -190,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
             markup=False, highlight=False, soft_wrap=True,
         )  # fmt: skip
         return 70
-    return 0
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":

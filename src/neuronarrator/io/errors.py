@@ -80,3 +80,9 @@ class OutputExistsError(NeuroNarratorError):
     def __init__(self, path: str | Path):
         self.path = Path(path)
         super().__init__(f"{self.path}: exists already; pass --force to overwrite it")
+
+
+class CorpusError(NeuroNarratorError):
+    """A corpus directory that cannot be built into, read or trusted (``str()`` names the directory)."""
+
+    exit_code = 4

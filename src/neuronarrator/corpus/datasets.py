@@ -1,0 +1,235 @@
+"""PyTorch datasets over a corpus: segments (NeuroNarrator) and whole sessions (CLEF).
+
+Both read the manifest once (a few hundred bytes per row, kept as Arrow columns) and the signals only when
+an item is asked for. Zarr is opened lazily in the process that reads, and nothing open is pickled, so
+the datasets work with any number of DataLoader workers (fork or spawn). Reading is chunk-wise: a
+:class:`~neuronarrator.corpus.store.ShardReader` decodes each chunk (8 segments) once and keeps the
+last few dozen decoded; :class:`ShardBlockSampler` orders the rows so that consecutive reads fall in the
+same chunks (shards shuffled, then blocks within a shard, then rows within a block).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from neuronarrator.corpus.labels import finding_targets
+from neuronarrator.corpus.manifest import MANIFEST_NAME, read_table
+from neuronarrator.corpus.sources.base import SFREQ_HZ
+from neuronarrator.corpus.store import N_BANDS, TOPOMAP_GRID, ShardReader, segment_topomaps, shard_path
+from neuronarrator.io.errors import CorpusError
+
+SEGMENT_FIELDS = ("waveform", "topomap", "findings", "narrative")
+
+
+def _manifest(corpus_dir: Path, kind: str, split: str | None, columns: Sequence[str]) -> pa.Table:
+    path = corpus_dir / MANIFEST_NAME
+    if not path.is_file():
+        raise CorpusError(f"{corpus_dir}: no {MANIFEST_NAME}; not a finished corpus (run `corpus build` to finish it)")
+    filters = [("kind", "==", kind)] + ([("split", "==", split)] if split is not None else [])
+    return read_table(path, columns=columns, filters=filters).combine_chunks()
+
+
+class _ShardRows(Dataset):
+    """Shared machinery: manifest columns, and shard readers opened lazily per process."""
+
+    def __init__(self, corpus_dir: str | Path, kind: str, split: str | None, columns: Sequence[str],
+                 cache_chunks: int) -> None:  # fmt: skip
+        self.corpus_dir = Path(corpus_dir)
+        self.split = split
+        self.cache_chunks = cache_chunks
+        base = ["shard", "row_start", "row_stop", "montage", "session_id"]
+        self.table = _manifest(self.corpus_dir, kind, split, [*base, *columns])
+        self.shards = self.table.column("shard").to_numpy().astype(np.int64)
+        self.rows = self.table.column("row_start").to_numpy().astype(np.int64)
+        self._readers: dict[int, ShardReader] = {}
+        self._pid = os.getpid()
+
+    def __len__(self) -> int:
+        return self.table.num_rows
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_readers"] = {}  # never ship open arrays or decoded chunks to a worker
+        return state
+
+    def reader(self, shard: int) -> ShardReader:
+        if os.getpid() != self._pid:  # a forked worker: start from nothing rather than the parent's objects
+            self._readers, self._pid = {}, os.getpid()
+        reader = self._readers.get(shard)
+        if reader is None:
+            reader = self._readers[shard] = ShardReader(shard_path(self.corpus_dir, shard), cache_chunks=self.cache_chunks)
+        return reader
+
+    def value(self, column: str, index: int) -> Any:
+        return self.table.column(column)[index].as_py()
+
+
+class SegmentDataset(_ShardRows):
+    """10-s segments of one split, as a map-style dataset.
+
+    Parameters
+    ----------
+    corpus_dir : path
+    split : ``train``, ``val``, ``test`` or None (all)
+    fields : subset of ``("waveform", "topomap", "findings", "narrative")``
+        What each item carries; fields not asked for are not read.
+    cache_chunks : int
+        Decoded chunks kept per shard reader.
+
+    Items are dicts: ``index`` (int), ``montage`` (str) and, as asked,
+
+    - ``waveform`` : float32 (19, 2000) µV; ``channel_mask`` : bool (19,) (bipolar rows: 18 derivations, row 18 masked)
+    - ``topomap`` : float32 (5, 32, 32) log10 band power (zeros for bipolar segments)
+    - ``findings`` : float32 (n_codes,) multi-hot over ``CODES``; ``side`` : int64 (n_codes,) index into
+      ``SIDES`` or -1; ``regions`` : float32 (n_codes, 5) (see :func:`~.labels.finding_targets`)
+    - ``narrative`` : str (rendered from the segment's own findings)
+    """
+
+    def __init__(self, corpus_dir: str | Path, split: str | None = "train", *,
+                 fields: Sequence[str] = SEGMENT_FIELDS, cache_chunks: int = 64) -> None:  # fmt: skip
+        unknown = set(fields) - set(SEGMENT_FIELDS)
+        if unknown:
+            raise ValueError(f"unknown fields {sorted(unknown)}; known: {SEGMENT_FIELDS}")
+        self.fields = tuple(fields)
+        columns = [c for f, c in (("findings", "findings"), ("narrative", "narrative")) if f in self.fields]
+        super().__init__(corpus_dir, "segment", split, columns, cache_chunks)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        index = int(index)
+        reader = self.reader(int(self.shards[index]))
+        row = int(self.rows[index])
+        montage = self.value("montage", index)
+        item: dict[str, Any] = {"index": index, "montage": montage}
+        waveform = None
+        if "waveform" in self.fields:
+            waveform = reader.segment_uv(row)
+            item["waveform"] = torch.from_numpy(waveform)
+            item["channel_mask"] = torch.from_numpy(reader.small("channel_mask")[row].copy())
+        if "topomap" in self.fields:
+            item["topomap"] = torch.from_numpy(self._topomap(reader, row, montage, waveform))
+        if "findings" in self.fields:
+            present, side, regions = finding_targets(json.loads(self.value("findings", index)))
+            item.update(findings=torch.from_numpy(present), side=torch.from_numpy(side), regions=torch.from_numpy(regions))
+        if "narrative" in self.fields:
+            item["narrative"] = self.value("narrative", index)
+        return item
+
+    @staticmethod
+    def _topomap(reader: ShardReader, row: int, montage: str, waveform: np.ndarray | None) -> np.ndarray:
+        if reader.has_topomaps:
+            return reader.row("topomaps", row).astype(np.float32)
+        if montage != "referential":
+            return np.zeros((N_BANDS, TOPOMAP_GRID, TOPOMAP_GRID), np.float32)
+        waveform = reader.segment_uv(row) if waveform is None else waveform
+        return segment_topomaps(waveform[None], reader.small("channel_mask")[row])[0]
+
+
+class SessionDataset(_ShardRows):
+    """Whole sessions of one split: CLEF's multitaper spectrogram, the report, the EHR.
+
+    The spectrogram (``neuronarrator.signal.multitaper``, 5 s windows, 1 s hop, 0-32 Hz) is computed
+    when the item is read, from the stored whole segments (a trailing part shorter than one segment is
+    not in the corpus). Items are dicts: ``spectrogram`` float32 (19, n_freqs, n_windows) ``log(psd+1)``,
+    ``channel_mask`` bool (19,), ``findings`` float32 (n_codes,) multi-hot, ``report`` (str),
+    ``narrative_origin``, ``age_years`` (float, NaN when unknown), ``sex`` (str, "" when unknown),
+    ``icd10`` and ``atc`` (lists of str), ``session_id``, ``montage``. Sessions differ in length: batch
+    them with :func:`collate_sessions`.
+    """
+
+    def __init__(self, corpus_dir: str | Path, split: str | None = "train", *, device: str | None = None) -> None:
+        columns = ["findings", "narrative", "narrative_origin", "age_years", "sex", "icd10", "atc"]
+        super().__init__(corpus_dir, "session", split, columns, cache_chunks=0)
+        self.stops = self.table.column("row_stop").to_numpy().astype(np.int64)
+        self.device = device
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        from neuronarrator.signal.multitaper import multitaper_spectrogram
+
+        index = int(index)
+        reader = self.reader(int(self.shards[index]))
+        start, stop = int(self.rows[index]), int(self.stops[index])
+        segments = reader.segments_uv(start, stop)  # (n, 19, 2000)
+        data_uv = segments.transpose(1, 0, 2).reshape(segments.shape[1], -1)  # (19, n * 2000)
+        spectrogram = multitaper_spectrogram(data_uv, SFREQ_HZ, device=self.device)
+        present, _, _ = finding_targets(json.loads(self.value("findings", index)))
+        age = self.value("age_years", index)
+        return {
+            "spectrogram": torch.from_numpy(np.ascontiguousarray(spectrogram.log_psd)),
+            "channel_mask": torch.from_numpy(reader.small("channel_mask")[start].copy()),
+            "findings": torch.from_numpy(present),
+            "report": self.value("narrative", index),
+            "narrative_origin": self.value("narrative_origin", index),
+            "age_years": math.nan if age is None else float(age),
+            "sex": self.value("sex", index) or "",
+            "icd10": self.value("icd10", index),
+            "atc": self.value("atc", index),
+            "session_id": self.value("session_id", index),
+            "montage": self.value("montage", index),
+        }
+
+
+def collate_sessions(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Batch sessions of different lengths: spectrograms zero-padded in time to the longest, with
+    ``n_windows`` (int64 (batch,)) saying how much of each is real; tensors stacked; the rest as lists."""
+    n_windows = [item["spectrogram"].shape[-1] for item in items]
+    longest = max(n_windows)
+    out: dict[str, Any] = {
+        "spectrogram": torch.stack([torch.nn.functional.pad(item["spectrogram"], (0, longest - n))
+                                    for item, n in zip(items, n_windows, strict=True)]),  # (B, C, F, W)
+        "n_windows": torch.tensor(n_windows, dtype=torch.int64),
+    }  # fmt: skip
+    for key in items[0]:
+        if key == "spectrogram":
+            continue
+        values = [item[key] for item in items]
+        out[key] = torch.stack(values) if isinstance(values[0], torch.Tensor) else values
+    out["age_years"] = torch.tensor(out["age_years"], dtype=torch.float32)
+    return out
+
+
+class ShardBlockSampler(Sampler[int]):
+    """A shuffled order that keeps reads local: shards in random order, within a shard blocks of
+    ``block_rows`` consecutive rows in random order, within a block rows in random order.
+
+    The order is a function of ``(seed, epoch)`` only (call :meth:`set_epoch` each epoch). Batches are
+    less mixed than a global shuffle (a block holds a few sessions); shrink ``block_rows`` for more mixing
+    at more decoding (each 8-segment chunk is decoded about once per block that touches it).
+
+    Parameters
+    ----------
+    dataset : SegmentDataset or SessionDataset
+        Anything with ``shards`` and ``rows`` arrays (one entry per item).
+    seed, epoch : int
+    block_rows : int
+    """
+
+    def __init__(self, dataset: Any, *, seed: int = 0, epoch: int = 0, block_rows: int = 256) -> None:
+        self.seed, self.epoch, self.block_rows = int(seed), int(epoch), int(block_rows)
+        shards, rows = np.asarray(dataset.shards), np.asarray(dataset.rows)
+        order = np.lexsort((rows, shards))  # items sorted by (shard, row)
+        cuts = np.flatnonzero(np.diff(shards[order])) + 1
+        self.by_shard = np.split(order, cuts) if len(order) else []
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return sum(len(s) for s in self.by_shard)
+
+    def __iter__(self) -> Iterator[int]:
+        rng = np.random.default_rng([self.seed, self.epoch])
+        for shard in rng.permutation(len(self.by_shard)):
+            items = self.by_shard[shard]
+            blocks = [items[i : i + self.block_rows] for i in range(0, len(items), self.block_rows)]
+            for block in rng.permutation(len(blocks)):
+                yield from (int(i) for i in rng.permutation(blocks[block]))
