@@ -135,3 +135,10 @@ def test_segment_labels_agree_with_the_manifest(corpus: Path) -> None:
     for i, row in enumerate(segments):
         codes = {CODES_LIST[j] for j in torch.nonzero(ds[i]["findings"]).flatten().tolist()}
         assert codes == set(row["codes"]) == set(c["code"] for c in json.loads(row["findings"])["findings"])
+
+
+def test_chunk_cache_is_bounded_across_shards(corpus: Path) -> None:
+    ds = SegmentDataset(corpus, "train", fields=("waveform", "topomap"), cache_chunks=3)
+    first = [ds[i]["waveform"] for i in range(len(ds))]
+    assert len(ds._readers) == 4 and len(ds._cache) == 3  # one cache for every shard's reader
+    assert all(torch.equal(a, ds[i]["waveform"]) for i, a in enumerate(first))

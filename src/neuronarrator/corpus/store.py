@@ -284,7 +284,7 @@ class ChunkedArray:
         self._zarr: Any = None
 
     def chunk(self, index: int) -> np.ndarray:
-        """Chunk ``index`` as an array of ``chunk_shape`` (the last one padded with the fill value)."""
+        """Chunk ``index``: ``chunk_shape`` rows (the last chunk may be shorter or padded with the fill value)."""
         if not self.fast:
             if self._zarr is None:
                 self._zarr = zarr.open_array(self.path, mode="r")
@@ -308,25 +308,54 @@ class ChunkedArray:
 _BLOSC = numcodecs.Blosc()  # decoding reads the codec settings from each chunk's header
 
 
+class ChunkCache:
+    """A least-recently-used store of decoded chunks, bounded in count, shared by the readers of one
+    process (a per-shard cache would grow with the number of shards touched: a whole corpus, in time)."""
+
+    def __init__(self, max_chunks: int = 64):
+        self.max_chunks = max_chunks
+        self._chunks: OrderedDict[tuple[str, str, int], np.ndarray] = OrderedDict()
+
+    def get(self, key: tuple[str, str, int], load: Any) -> np.ndarray:
+        """The chunk under ``key``, calling ``load()`` on a miss."""
+        if key in self._chunks:
+            self._chunks.move_to_end(key)
+            return self._chunks[key]
+        block = load()
+        if self.max_chunks > 0:
+            self._chunks[key] = block
+            if len(self._chunks) > self.max_chunks:
+                self._chunks.popitem(last=False)
+        return block
+
+    def __len__(self) -> int:
+        return len(self._chunks)
+
+
 class ShardReader:
-    """Reads rows of one shard, decoding each chunk once (an LRU of decoded chunks).
+    """Reads rows of one shard, decoding each chunk once while it stays in the (shared) chunk cache.
 
     Opens nothing until first used and holds no file handle between reads, so it can be created in one
     process and used in another; pickling drops the cache.
+
+    Parameters
+    ----------
+    path : path of the shard directory
+    cache : ChunkCache, optional
+        Shared with other readers; default: a private one of 64 chunks.
     """
 
-    def __init__(self, path: str | Path, *, cache_chunks: int = 64):
+    def __init__(self, path: str | Path, *, cache: ChunkCache | None = None):
         self.path = Path(path)
-        self.cache_chunks = cache_chunks
+        self.cache = cache if cache is not None else ChunkCache()
         self._arrays: dict[str, ChunkedArray] | None = None
         self._small: dict[str, np.ndarray] = {}
-        self._cache: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"path": self.path, "cache_chunks": self.cache_chunks}
+        return {"path": self.path, "max_chunks": self.cache.max_chunks}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["path"], cache_chunks=state["cache_chunks"])
+        self.__init__(state["path"], cache=ChunkCache(state["max_chunks"]))
 
     @property
     def arrays(self) -> dict[str, ChunkedArray]:
@@ -348,22 +377,12 @@ class ShardReader:
             self._small[name] = self.arrays[name].rows(0, self.arrays[name].shape[0])
         return self._small[name]
 
-    def _chunk(self, name: str, chunk: int) -> np.ndarray:
-        key = (name, chunk)
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            return self._cache[key]
-        block = self.arrays[name].chunk(chunk)
-        if self.cache_chunks > 0:
-            self._cache[key] = block
-            if len(self._cache) > self.cache_chunks:
-                self._cache.popitem(last=False)
-        return block
-
     def row(self, name: str, row: int) -> np.ndarray:
         """One row of a chunked array (``segments`` or ``topomaps``), through the chunk cache."""
-        size = self.arrays[name].chunk_rows
-        return self._chunk(name, row // size)[row % size]
+        array = self.arrays[name]
+        chunk = row // array.chunk_rows
+        block = self.cache.get((str(self.path), name, chunk), lambda: array.chunk(chunk))
+        return block[row % array.chunk_rows]
 
     def segment_uv(self, row: int) -> np.ndarray:
         """Segment ``row`` in µV, shape (19, 2000), float32."""
