@@ -358,12 +358,15 @@ def _indices(value):
     return (value,) if isinstance(value, int) else tuple(value)  # one index, as a CLI option gives it
 
 
-def list_items(root=None, *, sessions=4, duration_s=30.0, per_patient=2, bipolar=(), bad=(), crash=(), prefix="s"):
+def list_items(root=None, *, sessions=4, duration_s=30.0, per_patient=2, bipolar=(), bad=(), crash=(), prefix="s",
+               partial=(), extras=()):
     bipolar, bad, crash = _indices(bipolar), _indices(bad), _indices(crash)
+    partial, extras = _indices(partial), _indices(extras)
     for i in range(sessions):
         yield SessionItem(source=name, key=f"{prefix}{i:03d}", patient=f"{prefix}-p{i // per_patient}",
                           options={"index": i, "duration_s": float(duration_s), "bipolar": i in bipolar,
-                                   "bad": i in bad, "crash": i in crash})
+                                   "bad": i in bad, "crash": i in crash, "partial": i in partial,
+                                   "extras": 1 + i % 3 if i in extras else 0})
 
 
 def load(item):
@@ -391,12 +394,20 @@ def load(item):
         state_timeline=(StateSpan(0.0, min(14.0, o["duration_s"]), "drowsy"),)
         + ((StateSpan(14.0, o["duration_s"], "awake"),) if o["duration_s"] > 14.0 else ()),
     )
+    narrative, origin = f"Report of {item.key}.", "report"
+    if o.get("partial"):  # events only (like seizure times): no excess beta, no report
+        findings = Findings(findings=findings.findings[:2], state_timeline=findings.state_timeline)
+        narrative, origin = "", "none"
+    n_extra = o.get("extras", 0)
+    extra = (rng.standard_normal((n_extra, n_times)) * 30.0).astype(np.float32)
     return SessionData(
         data_uv=data, montage="bipolar" if o["bipolar"] else "referential", channel_mask=mask,
-        findings=findings, narrative=f"Report of {item.key}.", narrative_origin="report",
+        findings=findings, narrative=narrative, narrative_origin=origin,
         ehr={"age_years": 30.0 + o["index"], "sex": "female" if o["index"] % 2 else None,
              "icd10": ["G40.909"], "atc": []},
         meta={"source_file": f"/data/{item.key}.edf"},
+        extra_uv=extra, extra_channels=("Fpz-Cz", "Pz-Oz", "T7-FT9")[:n_extra],
+        labels_complete=not o.get("partial"),
     )
 '''
 
@@ -405,10 +416,14 @@ def load(item):
 def fake_source(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """The fake corpus source module (``name = "fake"``): sessions of random µV with known findings.
 
-    ``list_items(None, sessions=4, duration_s=30, per_patient=2, bipolar=(), bad=(), crash=(), prefix="s")``:
-    indices in ``bipolar`` are 18-derivation sessions, in ``bad`` raise a CorruptFileError, in ``crash`` a
-    ZeroDivisionError. Every session: focal slowing left temporal at 12-25 s, a blink at 3.1-3.4 s, excess
-    beta without evidence, drowsy until 14 s then awake; channel T7 masked (referential sessions).
+    ``list_items(None, sessions=4, duration_s=30, per_patient=2, bipolar=(), bad=(), crash=(), prefix="s",
+    partial=(), extras=())``: indices in ``bipolar`` are 18-derivation sessions, in ``bad`` raise a
+    CorruptFileError, in ``crash`` a ZeroDivisionError. Every session: focal slowing left temporal at
+    12-25 s, a blink at 3.1-3.4 s, excess beta without evidence, drowsy until 14 s then awake; channel T7
+    masked (referential sessions); a report "Report of <key>.". Indices in ``partial`` have incomplete
+    labels (``labels_complete`` False): the slowing and the blink only, no report (origin ``"none"``), the
+    impression unknown. Session ``i`` in ``extras`` has ``1 + i % 3`` extra derivations (30 µV noise) named
+    from ``("Fpz-Cz", "Pz-Oz", "T7-FT9")``.
     """
     import importlib.util
     import sys

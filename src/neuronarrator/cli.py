@@ -234,8 +234,9 @@ def corpus_info(
     p = card["prevalence"]
     seen = sorted((code for code in p["segments"] if p["sessions"][code] or p["segments"][code]),
                   key=lambda code: -p["segments"][code])  # fmt: skip
-    stdout.print("  prevalence (sessions / segments): "
-                 + ", ".join(f"{c} {p['sessions'][c]:.1%}/{p['segments'][c]:.1%}" for c in seen), soft_wrap=True)  # fmt: skip
+    labelled = card.get("labelled") or {"sessions": "?", "segments": "?"}
+    stdout.print(f"  prevalence over the {labelled['sessions']} sessions / {labelled['segments']} segments with "
+                 "complete labels: " + ", ".join(f"{c} {p['sessions'][c]:.1%}/{p['segments'][c]:.1%}" for c in seen), soft_wrap=True)  # fmt: skip
 
 
 def corpus_verify(corpus_dir: CorpusDirArg) -> None:

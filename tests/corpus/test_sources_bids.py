@@ -54,7 +54,7 @@ def test_bids_dataset_items_events_and_participants(tmp_path: Path) -> None:
     assert first.ehr == {"age_years": 40.0, "sex": "female", "icd10": [], "atc": []}
 
     quiet = bids.load(items[1])  # no events at all
-    assert quiet.findings.findings == () and not quiet.meta["labels"]["impression_known"]
+    assert quiet.findings.findings == () and not quiet.knows_impression and not quiet.labels_complete
     asleep = bids.load(items[2])
     assert asleep.findings.state == "n2" and asleep.ehr["sex"] == "male" and asleep.ehr["age_years"] == 18.0
 

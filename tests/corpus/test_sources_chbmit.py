@@ -85,12 +85,14 @@ def test_layout_with_real_summary(shared_data: Path, tmp_path: Path) -> None:
     assert ictal.montage == "bipolar" and ictal.data_uv.shape == (18, 440 * 200) and ictal.channel_mask.all()
     (seizure,) = ictal.findings.findings
     assert seizure.code == "seizure" and [(e.start_s, e.end_s) for e in seizure.evidence] == [(417.0, 440.0)]
-    assert ictal.findings.impression == "abnormal" and ictal.meta["labels"]["impression_known"]
+    assert ictal.findings.impression == "abnormal" and ictal.knows_impression
+    assert not ictal.labels_complete and (ictal.narrative, ictal.narrative_origin) == ("", "none")
     assert ictal.ehr == {"age_years": 7.0, "sex": "female", "icd10": ["G40.919"], "atc": []}
 
     interictal = chbmit.load(items[0])
     assert interictal.findings.findings == ()
-    assert not interictal.meta["labels"]["impression_known"]  # a seizure-free hour is not a normal EEG
+    assert not interictal.knows_impression  # a seizure-free hour is not a normal EEG
+    assert not interictal.labels_complete and interictal.narrative_origin == "none"
     assert interictal.meta["labels"]["seizure_content_known"]
 
 

@@ -36,7 +36,8 @@ def test_real_eegmmi_is_one_patient_with_three_sessions(shared_data: Path) -> No
     assert data.findings.findings == ()
     labels = data.meta["labels"]
     assert labels["unmapped"] == {"T0": 15, "T1": 8, "T2": 7}  # task markers, not findings
-    assert not labels["impression_known"] and not labels["state_known"]
+    assert not data.labels_complete and not data.knows_impression and not labels["state_known"]
+    assert "impression_known" not in labels and "complete" not in labels  # in the contract, not in meta
     assert (data.narrative, data.narrative_origin) == ("", "none")
     assert data.ehr == {"age_years": None, "sex": None, "icd10": [], "atc": []}
     assert data.meta["source_file"] == "S001R04.edf"
@@ -64,7 +65,8 @@ def test_annotations_become_findings_with_evidence(tmp_path: Path) -> None:
     ]
     assert f.impression == "abnormal"
     labels = data.meta["labels"]
-    assert labels["impression_known"] and labels["state_known"] and labels["origin"] == ["edf_annotations"]
+    assert data.knows_impression and labels["state_known"] and labels["origin"] == ["edf_annotations"]
+    assert not data.labels_complete  # annotations are events, never the whole record
     assert labels["unmapped"] == {"eyes closed": 1}
     assert labels["known_none"] == {"breach rhythm": 1}
     assert labels["set_aside"] == {"focal_epileptiform: no side": 1}  # "spike" alone says no side
@@ -74,7 +76,7 @@ def test_an_abnormal_annotation_without_a_side_still_makes_the_record_abnormal(t
     _write(tmp_path / "a.edf", events=[(3.0, 0.0, "sharp wave")])
     data = edf.load(next(edf.list_items(tmp_path)))
     assert data.findings.findings == () and data.findings.impression == "abnormal"
-    assert data.meta["labels"]["impression_known"]
+    assert data.knows_impression and not data.labels_complete
 
 
 def test_render_always_writes_a_narrative_from_what_is_known(tmp_path: Path) -> None:
@@ -119,3 +121,35 @@ def test_needs_an_existing_folder(tmp_path: Path) -> None:
         list(edf.list_items(tmp_path / "absent"))
     with pytest.raises(ValueError, match="patient"):
         list(edf.list_items(tmp_path, patient="guess"))
+
+
+def test_bipolar_files_keep_their_other_derivations(write_raw_edf, label_sets) -> None:
+    path = write_raw_edf("chb01_03.edf", label_sets["chbmit"], 256.0, n_records=20)
+    data = edf.load(next(edf.list_items(path.parent)))
+    assert data.montage == "bipolar" and data.data_uv.shape == (18, 4000)
+    # derivations outside the double banana travel as extras (the repeated T8-P8 is dropped by harmonize)
+    assert data.extra_channels == ("P7-T7", "T7-FT9", "FT9-FT10", "FT10-T8")
+    assert data.extra_uv.shape == (4, 4000) and data.extra_uv.dtype == np.float32 and data.extra_uv.any()
+    assert not data.labels_complete and data.narrative_origin == "none"
+
+
+def test_a_bad_extra_derivation_is_left_out_as_a_bad_row_is_masked() -> None:
+    from neuronarrator.clinical.findings import Findings
+    from neuronarrator.corpus.sources.common import Labels, ehr_dict, session
+    from neuronarrator.io.channels import DOUBLE_BANANA_NAMES
+    from neuronarrator.io.harmonize import Harmonized
+    from neuronarrator.signal.quality import ChannelFlag, QualityReport
+
+    harmonized = Harmonized(
+        data_uv=np.zeros((18, 4000), np.float32), sfreq_hz=200.0, channels=DOUBLE_BANANA_NAMES, montage="bipolar",
+        channel_mask=np.zeros(18, bool), extra_uv=np.repeat([[1.0], [2.0]], 4000, axis=1).astype(np.float32),
+        extra_channels=("Fpz-Cz", "Pz-Oz"), quality=QualityReport(bad_channels=[ChannelFlag("Fpz-Cz", "flat")]),
+    )  # fmt: skip
+    data = session(
+        harmonized, Findings(), narrative="", origin="none", ehr=ehr_dict(), key="x.edf", labels=Labels()
+    )
+    assert (
+        data.extra_channels == ("Pz-Oz",) and data.extra_uv.shape == (1, 4000) and (data.extra_uv == 2).all()
+    )
+    assert data.meta["extra_channels_dropped"] == ["Fpz-Cz"]
+    assert not data.labels_complete and not data.knows_impression  # Labels() claims nothing

@@ -92,7 +92,7 @@ def test_tueg_session_report_gives_findings_narrative_and_ehr(tmp_path: Path) ->
         "atc": ["B01AC06", "C10AA05", "N03AB02", "N03AX14"],
     }  # fmt: skip
     labels = data.meta["labels"]
-    assert labels["complete"] and labels["impression_known"] and labels["impression_stated"]
+    assert data.labels_complete and data.knows_impression and labels["impression_stated"]
     assert tuh.load(items[1]).narrative == data.narrative  # every token file carries its session's report
 
 
@@ -116,12 +116,31 @@ def test_tuab_folders_give_impression_and_official_split(tmp_path: Path) -> None
     assert (abnormal.options["tuab"], abnormal.options["official_split"]) == ("abnormal", "train")
     a, n = tuh.load(abnormal), tuh.load(normal)
     assert a.findings.impression == "abnormal" and n.findings.impression == "normal"
-    assert a.meta["labels"]["impression_known"] and n.meta["labels"]["impression_known"]
+    assert a.knows_impression and n.knows_impression  # the TUAB folder says so
+    assert not a.labels_complete and not n.labels_complete  # but names no findings
     assert a.meta["official_split"] == "train" and n.meta["official_split"] == "eval"
     assert a.findings.findings == () and a.narrative_origin == "none"
     assert a.ehr["sex"] == "male" and a.ehr["age_years"] == pytest.approx(
         60.0, abs=0.1
     )  # from the EDF header
+
+
+def test_tuab_corpus_rows_keep_the_folder_impression_and_invent_nothing_else(tmp_path: Path) -> None:
+    from neuronarrator.corpus.build import build_corpus
+    from neuronarrator.corpus.manifest import read_table
+
+    _edf(tmp_path / "edf/train/abnormal/01_tcp_ar/aaaaaaab_s002_t001.edf", duration_s=20.0)
+    _edf(tmp_path / "edf/train/normal/01_tcp_ar/aaaaaaac_s001_t000.edf", duration_s=20.0)
+    build_corpus([("tuh", tmp_path / "edf", {})], tmp_path / "c", scheduler="synchronous")
+    rows = read_table(tmp_path / "c/manifest.parquet").to_pylist()
+    impressions = {(r["patient"], r["segment"]): r["impression"] for r in rows}
+    assert impressions == {
+        ("tuh:aaaaaaab", -1): "abnormal", ("tuh:aaaaaaab", 0): None, ("tuh:aaaaaaab", 1): None,  # abnormal where? unknown
+        ("tuh:aaaaaaac", -1): "normal", ("tuh:aaaaaaac", 0): "normal", ("tuh:aaaaaaac", 1): "normal",  # normal throughout
+    }  # fmt: skip
+    assert {(r["labels_complete"], r["narrative"], r["narrative_origin"]) for r in rows} == {
+        (False, "", "none")
+    }
 
 
 def test_tuev_rec_events_are_placed_by_the_tcp_channels(tmp_path: Path) -> None:
@@ -136,7 +155,7 @@ def test_tuev_rec_events_are_placed_by_the_tcp_channels(tmp_path: Path) -> None:
     assert spikes.side == "left" and set(spikes.channels) == {"Fp1", "F7", "T7", "F3"}
     assert [(e.start_s, e.end_s) for e in spikes.evidence] == [(10.0, 11.0)]
     assert data.findings.get("eye_movement_artifact").side == "bilateral"
-    assert data.findings.impression == "abnormal" and data.meta["labels"]["impression_known"]
+    assert data.findings.impression == "abnormal" and data.knows_impression and not data.labels_complete
     assert data.meta["labels"]["origin"] == ["tuev_rec"]
 
 

@@ -4,6 +4,12 @@ for people). Written last, after the manifest: a directory with a card is a fini
 The card carries what the manifest must not (timestamps, build time, the git commit), and the sha256 of
 every shard's ``shard.json`` (which itself holds the sha256 of every file of the shard) and of the
 manifest's content, so that ``corpus verify`` can tell a corrupted or replaced shard from a good one.
+
+What the label statistics count. ``prevalence`` is over the sessions and segments whose labels are complete
+(``labels_complete``: a report, the phantom): a session with partial labels (seizure times, a hypnogram)
+does not say a finding is absent, so counting it would dilute every rate; ``labelled`` gives the counts
+the fractions are over. ``impressions`` counts session rows, an unknown impression as ``"unknown"``;
+``narrative_origins`` counts ``report`` / ``rendered`` / ``none`` per row kind.
 """
 
 from __future__ import annotations
@@ -55,15 +61,35 @@ def counts(table: pa.Table) -> dict[str, dict[str, int]]:
 
 
 def prevalence(table: pa.Table) -> dict[str, dict[str, float]]:
-    """Fraction of sessions and of segments carrying each code (codes never seen are listed at 0)."""
+    """Fraction of sessions and of segments carrying each code, over those with complete labels (module
+    docstring; codes never seen are listed at 0)."""
     out = {}
     kinds = table.column("kind").to_pylist()
     codes = table.column("codes").to_pylist()
+    complete = table.column("labels_complete").to_pylist()
     for kind in ("session", "segment"):
-        rows = [c for k, c in zip(kinds, codes, strict=True) if k == kind]
+        rows = [c for k, c, full in zip(kinds, codes, complete, strict=True) if k == kind and full]
         seen = Counter(code for row in rows for code in row)
         out[f"{kind}s"] = {code: round(seen[code] / len(rows), 6) if rows else 0.0 for code in CODES}
     return out
+
+
+def label_counts(table: pa.Table) -> dict[str, Any]:
+    """``labelled`` (rows with complete labels, per kind), ``narrative_origins`` (per kind) and
+    ``impressions`` (session rows; null as ``"unknown"``)."""
+    kinds = table.column("kind").to_pylist()
+    complete = table.column("labels_complete").to_pylist()
+    origins = table.column("narrative_origin").to_pylist()
+    impressions = Counter(i or "unknown" for k, i in zip(kinds, table.column("impression").to_pylist(), strict=True)
+                          if k == "session")  # fmt: skip
+    return {
+        "labelled": {f"{kind}s": sum(k == kind and c for k, c in zip(kinds, complete, strict=True))
+                     for kind in ("session", "segment")},
+        "narrative_origins": {f"{kind}s": dict(sorted(Counter(o for k, o in zip(kinds, origins, strict=True)
+                                                              if k == kind).items()))
+                              for kind in ("session", "segment")},
+        "impressions": dict(sorted(impressions.items())),
+    }  # fmt: skip
 
 
 def card_dict(out: Path, table: pa.Table, params: dict[str, Any], infos: list[dict[str, Any]], *,
@@ -74,7 +100,6 @@ def card_dict(out: Path, table: pa.Table, params: dict[str, Any], infos: list[di
     for source, kind in zip(table.column("source").to_pylist(), kinds, strict=True):
         per_source.setdefault(source, Counter())[kind] += 1
     skipped = [s for info in infos for s in info["skipped"]]
-    impressions = Counter(i for k, i in zip(kinds, table.column("impression").to_pylist(), strict=True) if k == "session")
     return {
         "format": params["format"],
         "code": {"neuronarrator": neuronarrator.__version__, "git_commit": git_commit()},
@@ -89,7 +114,7 @@ def card_dict(out: Path, table: pa.Table, params: dict[str, Any], infos: list[di
             for entry in params["sources"]
         ],  # fmt: skip
         "counts": counts(table),
-        "impressions": dict(sorted(impressions.items())),
+        **label_counts(table),
         "prevalence": prevalence(table),
         "skipped": skipped,
         "manifest": {"rows": table.num_rows, "sha256": manifest_sha256},
@@ -109,7 +134,16 @@ def card_markdown(card: dict[str, Any]) -> str:
     lines += ["", "## Splits (by patient)", "", "| split | patients | sessions | segments |", "| --- | --: | --: | --: |"]
     for split, c in card["counts"].items():
         lines.append(f"| {split} | {c['patients']} | {c['sessions']} | {c['segments']} |")
-    lines += ["", "## Finding prevalence", "", "| code | sessions | segments |", "| --- | --: | --: |"]
+    def listed(counter: dict[str, int]) -> str:
+        return ", ".join(f"{k} {v}" for k, v in counter.items()) or "-"
+
+    labelled, origins = card["labelled"], card["narrative_origins"]
+    lines += ["", "## Labels", "", f"Impressions (sessions): {listed(card['impressions'])}.",
+              f"Narrative origins: sessions {listed(origins['sessions'])}; segments {listed(origins['segments'])}.",
+              "", "## Finding prevalence", "",
+              f"Over the {labelled['sessions']} sessions and {labelled['segments']} segments with complete labels "
+              "(a report, the phantom); partially labelled sessions say nothing of absent findings.", "",
+              "| code | sessions | segments |", "| --- | --: | --: |"]  # fmt: skip
     p = card["prevalence"]
     for code in CODES:
         if p["sessions"][code] or p["segments"][code]:

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import torch
 from torch.utils.data import Dataset, Sampler
 
@@ -28,6 +29,7 @@ from neuronarrator.corpus.manifest import MANIFEST_NAME, read_table
 from neuronarrator.corpus.sources.base import SFREQ_HZ
 from neuronarrator.corpus.store import (
     N_BANDS,
+    SEGMENT_SAMPLES,
     TOPOMAP_GRID,
     ChunkCache,
     ShardReader,
@@ -36,7 +38,9 @@ from neuronarrator.corpus.store import (
 )
 from neuronarrator.io.errors import CorpusError
 
-SEGMENT_FIELDS = ("waveform", "topomap", "findings", "narrative")
+SEGMENT_FIELDS = ("waveform", "topomap", "findings", "narrative", "extra_waveform")
+#: The fields a dataset reads by default (``extra_waveform`` only when asked).
+DEFAULT_FIELDS = ("waveform", "topomap", "findings", "narrative")
 
 
 def _manifest(corpus_dir: Path, kind: str, split: str | None, columns: Sequence[str]) -> pa.Table:
@@ -91,8 +95,8 @@ class SegmentDataset(_ShardRows):
     ----------
     corpus_dir : path
     split : ``train``, ``val``, ``test`` or None (all)
-    fields : subset of ``("waveform", "topomap", "findings", "narrative")``
-        What each item carries; fields not asked for are not read.
+    fields : subset of ``("waveform", "topomap", "findings", "narrative", "extra_waveform")``
+        What each item carries; fields not asked for are not read. Default: all but ``extra_waveform``.
     cache_chunks : int
         Decoded chunks kept per process, across all shards (a segments chunk is ~600 KB, a topomaps
         chunk ~80 KB: 128 is ~45 MB, and holds every chunk of a 256-row sampler block).
@@ -103,17 +107,33 @@ class SegmentDataset(_ShardRows):
     - ``topomap`` : float32 (5, 32, 32) log10 band power (zeros for bipolar segments)
     - ``findings`` : float32 (n_codes,) multi-hot over ``CODES``; ``side`` : int64 (n_codes,) index into
       ``SIDES`` or -1; ``regions`` : float32 (n_codes, 5) (see :func:`~.labels.finding_targets`)
-    - ``narrative`` : str (rendered from the segment's own findings)
+    - ``narrative`` : str (rendered from the segment's own findings; ``""`` where the session's labels are
+      partial, see :mod:`.shard`)
+    - with ``findings`` or ``narrative``: ``labels_complete`` : bool -- False where the session's labels
+      cover only some events: absent codes are unknown rather than absent, and there is no narrative;
+      mask those targets
+    - ``extra_waveform`` : float32 (n_extra, 2000) µV, the session's derivations outside the double banana
+      (Sleep-EDF's ``Fpz-Cz``, ``Pz-Oz``), zero-padded to ``n_extra`` = the most any item of this dataset
+      has (so that items batch); ``extra_mask`` : bool (n_extra,) (False: padding); ``extra_channels`` :
+      tuple of n_extra names (``""`` for padding)
     """
 
     def __init__(self, corpus_dir: str | Path, split: str | None = "train", *,
-                 fields: Sequence[str] = SEGMENT_FIELDS, cache_chunks: int = 128) -> None:  # fmt: skip
+                 fields: Sequence[str] = DEFAULT_FIELDS, cache_chunks: int = 128) -> None:  # fmt: skip
         unknown = set(fields) - set(SEGMENT_FIELDS)
         if unknown:
             raise ValueError(f"unknown fields {sorted(unknown)}; known: {SEGMENT_FIELDS}")
         self.fields = tuple(fields)
-        columns = [c for f, c in (("findings", "findings"), ("narrative", "narrative")) if f in self.fields]
+        columns = [f for f in ("findings", "narrative") if f in self.fields]
+        if columns:
+            columns.append("labels_complete")
+        if "extra_waveform" in self.fields:
+            columns.append("extra_channels")
         super().__init__(corpus_dir, "segment", split, columns, cache_chunks)
+        self.n_extra = 0
+        if "extra_waveform" in self.fields and self.table.num_rows:
+            lengths = pc.list_value_length(self.table.column("extra_channels")).fill_null(0)
+            self.n_extra = int(pc.max(lengths).as_py())
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         index = int(index)
@@ -132,8 +152,22 @@ class SegmentDataset(_ShardRows):
             present, side, regions = finding_targets(json.loads(self.value("findings", index)))
             item.update(findings=torch.from_numpy(present), side=torch.from_numpy(side), regions=torch.from_numpy(regions))
         if "narrative" in self.fields:
-            item["narrative"] = self.value("narrative", index)
+            item["narrative"] = self.value("narrative", index) or ""
+        if "labels_complete" in self.table.column_names:
+            item["labels_complete"] = bool(self.value("labels_complete", index))
+        if "extra_waveform" in self.fields:
+            item.update(self._extra(reader, row, index))
         return item
+
+    def _extra(self, reader: ShardReader, row: int, index: int) -> dict[str, Any]:
+        names = self.value("extra_channels", index) or []
+        uv = np.zeros((self.n_extra, SEGMENT_SAMPLES), np.float32)
+        mask = np.zeros(self.n_extra, bool)
+        if names:
+            stored, stored_mask = reader.extra_uv(row)  # the shard's width; this row's extras come first
+            uv[: len(names)], mask[: len(names)] = stored[: len(names)], stored_mask[: len(names)]
+        return {"extra_waveform": torch.from_numpy(uv), "extra_mask": torch.from_numpy(mask),
+                "extra_channels": tuple(names) + ("",) * (self.n_extra - len(names))}  # fmt: skip
 
     @staticmethod
     def _topomap(reader: ShardReader, row: int, montage: str, waveform: np.ndarray | None) -> np.ndarray:
@@ -151,14 +185,15 @@ class SessionDataset(_ShardRows):
     The spectrogram (``neuronarrator.signal.multitaper``, 5 s windows, 1 s hop, 0-32 Hz) is computed
     when the item is read, from the stored whole segments (a trailing part shorter than one segment is
     not in the corpus). Items are dicts: ``spectrogram`` float32 (19, n_freqs, n_windows) ``log(psd+1)``,
-    ``channel_mask`` bool (19,), ``findings`` float32 (n_codes,) multi-hot, ``report`` (str),
-    ``narrative_origin``, ``age_years`` (float, NaN when unknown), ``sex`` (str, "" when unknown),
-    ``icd10`` and ``atc`` (lists of str), ``session_id``, ``montage``. Sessions differ in length: batch
-    them with :func:`collate_sessions`.
+    ``channel_mask`` bool (19,), ``findings`` float32 (n_codes,) multi-hot, ``labels_complete`` (bool: False
+    where only some events are labelled -- mask the finding targets), ``report`` (str, ``""`` when there is
+    none), ``narrative_origin`` (``"report"``, ``"rendered"`` or ``"none"``), ``age_years`` (float, NaN
+    when unknown), ``sex`` (str, "" when unknown), ``icd10`` and ``atc`` (lists of str), ``session_id``,
+    ``montage``. Sessions differ in length: batch them with :func:`collate_sessions`.
     """
 
     def __init__(self, corpus_dir: str | Path, split: str | None = "train", *, device: str | None = None) -> None:
-        columns = ["findings", "narrative", "narrative_origin", "age_years", "sex", "icd10", "atc"]
+        columns = ["findings", "labels_complete", "narrative", "narrative_origin", "age_years", "sex", "icd10", "atc"]
         super().__init__(corpus_dir, "session", split, columns, cache_chunks=0)
         self.stops = self.table.column("row_stop").to_numpy().astype(np.int64)
         self.device = device
@@ -178,7 +213,8 @@ class SessionDataset(_ShardRows):
             "spectrogram": torch.from_numpy(np.ascontiguousarray(spectrogram.log_psd)),
             "channel_mask": torch.from_numpy(reader.small("channel_mask")[start].copy()),
             "findings": torch.from_numpy(present),
-            "report": self.value("narrative", index),
+            "labels_complete": bool(self.value("labels_complete", index)),
+            "report": self.value("narrative", index) or "",
             "narrative_origin": self.value("narrative_origin", index),
             "age_years": math.nan if age is None else float(age),
             "sex": self.value("sex", index) or "",
@@ -205,6 +241,7 @@ def collate_sessions(items: list[dict[str, Any]]) -> dict[str, Any]:
         values = [item[key] for item in items]
         out[key] = torch.stack(values) if isinstance(values[0], torch.Tensor) else values
     out["age_years"] = torch.tensor(out["age_years"], dtype=torch.float32)
+    out["labels_complete"] = torch.tensor(out["labels_complete"], dtype=torch.bool)
     return out
 
 

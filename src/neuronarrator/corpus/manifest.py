@@ -16,10 +16,18 @@ start_s, end_s : the segment in seconds from the session's start (session rows: 
     last whole segment; the tail shorter than one segment is not stored)
 shard, row_start, row_stop : where the signal is: rows ``[row_start, row_stop)`` of the shard's arrays
 montage : ``referential`` (19 channels) or ``bipolar`` (18 derivations in rows 0-17, row 18 masked)
+extra_channels : names of the session's extra derivations (bipolar-only files: those outside the double
+    banana, e.g. ``["Fpz-Cz", "Pz-Oz"]``), in the order of the shard's ``extra_*`` columns; ``[]`` for none
 findings : ``Findings.to_dict()`` as JSON; on segment rows clipped to the segment, times from its start
 codes : sorted finding codes; ``session_level_codes``: those carried without evidence (segment rows)
-state, impression, narrative, narrative_origin : segment rows have a narrative rendered from their own
-    findings (``"rendered"``); session rows the source's (``"report"`` or ``"rendered"``)
+labels_complete : the session's findings are a complete statement of the record (a report, the phantom)
+    rather than some labelled events (``SessionData.labels_complete``); same on its segment rows
+state, impression, narrative, narrative_origin : ``narrative_origin`` is ``"report"``, ``"rendered"`` or
+    ``"none"`` (``narrative`` then ``""``). Session rows: the source's narrative; ``impression`` null when
+    the source does not know it. Segment rows: a narrative rendered from their own findings when the
+    labels are complete (or the source rendered the session's anyway), else none; ``impression`` from the
+    carried findings, null (unknown) for incomplete labels unless a carried finding is abnormal or the
+    whole record is known to be normal (see :mod:`.shard`)
 age_years, sex, icd10, atc : EHR (null / empty when unknown)
 meta : JSON provenance from the adapter (session rows; ``"{}"`` on segment rows)
 """
@@ -54,6 +62,7 @@ SCHEMA = pa.schema([
     ("row_start", pa.int32()),
     ("row_stop", pa.int32()),
     ("montage", pa.string()),
+    ("extra_channels", pa.list_(pa.string())),
     ("findings", pa.string()),
     ("codes", pa.list_(pa.string())),
     ("session_level_codes", pa.list_(pa.string())),
@@ -61,6 +70,7 @@ SCHEMA = pa.schema([
     ("impression", pa.string()),
     ("narrative", pa.string()),
     ("narrative_origin", pa.string()),
+    ("labels_complete", pa.bool_()),
     ("age_years", pa.float64()),
     ("sex", pa.string()),
     ("icd10", pa.list_(pa.string())),

@@ -8,6 +8,10 @@ Layout of a corpus directory ``DIR``::
         scale_uv     float32 (n_segments, 19)          µV per int16 step, per segment and channel
         channel_mask bool    (n_segments, 19)          False: no data in that row
         topomaps     float16 (n_segments, 5, 32, 32)   log10 band power maps (if cached)
+        extra_segments int16 (n_segments, n_extra, 2000) chunks (chunk_segments, 1, 2000): derivations
+                                                      outside the double banana (bipolar-only files)
+        extra_scale_uv float32 (n_segments, n_extra)   as scale_uv
+        extra_mask   bool    (n_segments, n_extra)     True where the row holds an extra derivation
         rows.parquet                                  the shard's manifest rows
         shard.json                                    items, skipped files, sha256 of every file
     DIR/shards/.NNNNN.zarr.partial-<pid>/   a shard being written (ignored, removed on the next build)
@@ -22,6 +26,15 @@ absolute sample, so nothing clips and rounding to the nearest step errs by at mo
 ``|x - q * scale_uv| <= peak / 65534`` plus float32 rounding (< 1e-6 of the peak): 1.5e-5 of the peak,
 0.002 µV for a 150-µV segment, far below the ~0.1 µV resolution of clinical EEG files. Bipolar-only
 sessions keep their 18 derivations in rows 0-17 and mask row 18, so every shard has one array shape.
+
+Extra derivations (``SessionData.extra_uv``: Sleep-EDF's ``Fpz-Cz``/``Pz-Oz``, CHB-MIT's ``T7-FT9``)
+are quantized the same way into the ``extra_*`` arrays, row for row with ``segments``: a segment's
+extras fill columns ``0..k-1`` in the order of its manifest row's ``extra_channels`` (their names),
+``extra_mask`` True there and False in the zero padding up to the shard's widest session, ``n_extra``.
+Shards are written with the three arrays always, zero-width (``n_extra`` 0: no chunk files) when no
+session has extras; readers (:class:`ShardReader`, ``corpus verify``) also accept shards without them.
+The width grows while the shard is written (one chunk per column, so rows written earlier are never
+rewritten: their new columns read as the fill value, masked).
 """
 
 from __future__ import annotations
@@ -47,7 +60,8 @@ from neuronarrator.signal.topomap import topomaps
 
 logger = logging.getLogger(__name__)
 
-FORMAT = "neurocorpus/1"
+#: 2: extra derivations (``extra_*`` arrays, ``extra_channels``), ``labels_complete``, null impressions.
+FORMAT = "neurocorpus/2"
 SEGMENT_SAMPLES = int(round(SEGMENT_S * SFREQ_HZ))  # 2,000
 N_CHANS = len(CANONICAL_19)  # 19 rows; bipolar sessions use 18 of them
 N_BANDS = len(BANDS_HZ)
@@ -62,7 +76,9 @@ _FLUSH_CHUNKS = 32
 _COMPRESSOR = BloscCodec(cname="zstd", clevel=3, shuffle="shuffle")
 SHARD_JSON = "shard.json"
 ROWS_NAME = "rows.parquet"
-ARRAYS = ("segments", "scale_uv", "channel_mask", "topomaps")
+#: Arrays padded along axis 1 to the shard's widest session (one chunk per column).
+EXTRA_ARRAYS = ("extra_segments", "extra_scale_uv", "extra_mask")
+ARRAYS = ("segments", "scale_uv", "channel_mask", "topomaps", *EXTRA_ARRAYS)
 
 
 def shard_name(index: int) -> str:
@@ -170,6 +186,10 @@ class ShardWriter:
             # small per-row arrays: big chunks, a reader loads them whole
             "scale_uv": ((N_CHANS,), (4096, N_CHANS), "float32"),
             "channel_mask": ((N_CHANS,), (4096, N_CHANS), "bool"),
+            # width 0 until a session with extras comes; then resized along axis 1 (module docstring)
+            "extra_segments": ((0, SEGMENT_SAMPLES), (chunk_segments, 1, SEGMENT_SAMPLES), "int16"),
+            "extra_scale_uv": ((0,), (4096, 1), "float32"),
+            "extra_mask": ((0,), (4096, 1), "bool"),
         }
         if cache_topomaps:
             shapes["topomaps"] = ((N_BANDS, TOPOMAP_GRID, TOPOMAP_GRID),
@@ -184,7 +204,8 @@ class ShardWriter:
         self.n_rows = 0  # rows assigned so far (written + pending)
         self.n_written = 0
 
-    def add_segments(self, segments_uv: np.ndarray, channel_mask: np.ndarray, montage: str) -> tuple[int, int]:
+    def add_segments(self, segments_uv: np.ndarray, channel_mask: np.ndarray, montage: str,
+                     extra_uv: np.ndarray | None = None) -> tuple[int, int]:  # fmt: skip
         """Quantize and queue one session's segments; returns their row range ``(start, stop)``.
 
         Parameters
@@ -193,8 +214,16 @@ class ShardWriter:
             19 referential channels or 18 bipolar derivations.
         channel_mask : array of bool, shape (n_chans,)
         montage : ``referential`` or ``bipolar``
+        extra_uv : array, shape (n_segments, n_extra, 2000), float32, optional
+            The session's extra derivations, cut like ``segments_uv`` (none by default).
         """
         n, n_chans, _ = segments_uv.shape
+        if extra_uv is None:
+            extra_uv = np.zeros((n, 0, SEGMENT_SAMPLES), np.float32)
+        extra_codes, extra_scale = quantize(extra_uv)
+        self.pending["extra_segments"].append(extra_codes)
+        self.pending["extra_scale_uv"].append(extra_scale)
+        self.pending["extra_mask"].append(np.ones(extra_scale.shape, bool))
         if n_chans < N_CHANS:  # bipolar: pad to the shard's row count, the padding masked
             segments_uv = np.concatenate([segments_uv, np.zeros((n, N_CHANS - n_chans, SEGMENT_SAMPLES), np.float32)], 1)
             channel_mask = np.concatenate([channel_mask, np.zeros(N_CHANS - n_chans, bool)])
@@ -220,9 +249,13 @@ class ShardWriter:
         n = self.n_pending if final else self.n_pending - self.n_pending % self.chunk_segments
         if n == 0:
             return
+        width = max([self.arrays["extra_segments"].shape[1], *(b.shape[1] for b in self.pending["extra_segments"])])
         for name, array in self.arrays.items():
-            block = np.concatenate(self.pending[name])
-            array.resize((self.n_written + n, *array.shape[1:]))
+            blocks = self.pending[name]
+            if name in EXTRA_ARRAYS:  # zero padding (masked) up to the widest session so far
+                blocks = [np.pad(b, [(0, 0), (0, width - b.shape[1])] + [(0, 0)] * (b.ndim - 2)) for b in blocks]
+            block = np.concatenate(blocks)
+            array.resize((self.n_written + n, *block.shape[1:]))
             array[self.n_written : self.n_written + n] = block[:n]
             self.pending[name] = [block[n:]] if n < len(block) else []
         self.n_written += n
@@ -260,8 +293,9 @@ class ShardWriter:
 class ChunkedArray:
     """Read access to one Zarr v3 array of a shard, a chunk at a time.
 
-    For the layout this module writes (regular chunks along rows only, ``bytes`` little-endian then
-    ``blosc``, default ``/`` chunk keys) a chunk is read as one file and decoded by Blosc directly:
+    For the layout this module writes (regular chunks along rows, and along axis 1 for the ``extra_*``
+    arrays; ``bytes`` little-endian then ``blosc``; default ``/`` chunk keys) a chunk is read file by file
+    (one file per chunk along axis 1) and decoded by Blosc directly:
     ~0.8 ms for an 8-segment chunk where ``zarr``'s asynchronous machinery takes ~1.6 ms. Any other
     layout goes through ``zarr`` (correct, slower). Chunks never written (all fill value) read as such.
     """
@@ -279,18 +313,27 @@ class ChunkedArray:
             [name for name, _ in codecs] == ["bytes", "blosc"]
             and codecs[0][1].get("endian", "little") == "little"
             and meta["chunk_key_encoding"] == {"name": "default", "configuration": {"separator": "/"}}
-            and self.chunk_shape[1:] == self.shape[1:]
+            and self.chunk_shape[2:] == self.shape[2:]
         )
         self._zarr: Any = None
 
     def chunk(self, index: int) -> np.ndarray:
-        """Chunk ``index``: ``chunk_shape`` rows (the last chunk may be shorter or padded with the fill value)."""
+        """Rows of chunk ``index``, every column: ``chunk_shape[0]`` rows (the last chunk may be shorter or
+        padded with the fill value)."""
         if not self.fast:
             if self._zarr is None:
                 self._zarr = zarr.open_array(self.path, mode="r")
             block = self._zarr[index * self.chunk_rows : (index + 1) * self.chunk_rows]
             return np.asarray(block)
-        key = "/".join(["c", str(index), *("0" * (len(self.shape) - 1))])
+        if len(self.shape) == 1 or self.chunk_shape[1] == self.shape[1]:
+            return self._decode(index, 0)
+        if self.shape[1] == 0:
+            return np.empty((self.chunk_shape[0], 0, *self.chunk_shape[2:]), dtype=self.dtype)
+        columns = range(-(-self.shape[1] // self.chunk_shape[1]))  # several chunks along axis 1 (extra_*)
+        return np.concatenate([self._decode(index, j) for j in columns], axis=1)[:, : self.shape[1]]
+
+    def _decode(self, index: int, column: int) -> np.ndarray:
+        key = "/".join(["c", str(index), *([str(column)] if len(self.shape) > 1 else []), *("0" * (len(self.shape) - 2))])
         try:
             raw = (self.path / key).read_bytes()
         except FileNotFoundError:  # never written: every element is the fill value
@@ -371,8 +414,14 @@ class ShardReader:
     def has_topomaps(self) -> bool:
         return "topomaps" in self.arrays
 
+    @property
+    def n_extra(self) -> int:
+        """Columns of the ``extra_*`` arrays (0 when the shard has none or no such arrays)."""
+        return int(self.arrays["extra_segments"].shape[1]) if "extra_segments" in self.arrays else 0
+
     def small(self, name: str) -> np.ndarray:
-        """``scale_uv`` or ``channel_mask``, loaded whole (a few tens of KB per shard)."""
+        """``scale_uv``, ``channel_mask``, ``extra_scale_uv`` or ``extra_mask``, loaded whole (a few tens
+        of KB per shard)."""
         if name not in self._small:
             self._small[name] = self.arrays[name].rows(0, self.arrays[name].shape[0])
         return self._small[name]
@@ -387,6 +436,14 @@ class ShardReader:
     def segment_uv(self, row: int) -> np.ndarray:
         """Segment ``row`` in µV, shape (19, 2000), float32."""
         return dequantize(self.row("segments", row), self.small("scale_uv")[row])
+
+    def extra_uv(self, row: int) -> tuple[np.ndarray, np.ndarray]:
+        """Segment ``row``'s extra derivations in µV, shape (n_extra, 2000) float32, and their mask
+        (n_extra,) bool (False: padding); shape (0, 2000) for a shard without extras."""
+        if self.n_extra == 0:
+            return np.zeros((0, SEGMENT_SAMPLES), np.float32), np.zeros(0, bool)
+        uv = dequantize(self.row("extra_segments", row), self.small("extra_scale_uv")[row])
+        return uv, self.small("extra_mask")[row].copy()
 
     def segments_uv(self, start: int, stop: int) -> np.ndarray:
         """Rows ``[start, stop)`` in µV, shape (stop - start, 19, 2000), float32 (not cached)."""

@@ -4,7 +4,9 @@
 its ``shard.json`` has the sha256 the card recorded and every file the sha256 ``shard.json`` recorded;
 the manifest's content is what the card says and what the shards' own rows give; the counts agree; no
 patient is in two splits (and each is in the split its hash gives); every chunk of every array decodes
-(through ``zarr`` itself, not the datasets' fast path) and the manifest's rows cover the arrays exactly.
+(through ``zarr`` itself, not the datasets' fast path) and the manifest's rows cover the arrays exactly;
+each segment's extra derivations fill exactly the ``extra_mask`` columns its ``extra_channels`` name. A
+shard without ``extra_*`` arrays is accepted as one of zero width (none of its rows may name extras).
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from neuronarrator.corpus.card import CARD_JSON, counts
 from neuronarrator.corpus.labels import split_of
 from neuronarrator.corpus.manifest import MANIFEST_NAME, concat_tables, file_digest, read_table, table_digest
 from neuronarrator.corpus.store import (
+    ARRAYS,
+    EXTRA_ARRAYS,
+    FORMAT,
     ROWS_NAME,
     SHARD_JSON,
     is_complete,
@@ -60,6 +65,8 @@ def verify_corpus(corpus_dir: str | Path) -> list[str]:
     """
     out = Path(corpus_dir)
     card = load_card(out)
+    if card.get("format") != FORMAT:
+        return [f"format {card.get('format')!r}; this neuronarrator reads {FORMAT!r} (rebuild the corpus)"]
     problems: list[str] = []
     n_shards = len(card["shards"])
     good = []
@@ -136,11 +143,14 @@ def _check_arrays(out: Path, index: int, table: pa.Table) -> list[str]:
     name = f"shards/{shard_name(index)}"
     try:
         group = zarr.open_group(shard_path(out, index), mode="r")
-        arrays = {key: group[key] for key in ("segments", "scale_uv", "channel_mask", "topomaps") if key in group}
+        arrays = {key: group[key] for key in ARRAYS if key in group}
     except Exception as error:  # noqa: BLE001 - any failure to open is a finding, not a crash
         return [f"{name}: cannot open: {type(error).__name__}: {error}"]
-    if set(arrays) < {"segments", "scale_uv", "channel_mask"}:
+    if not {"segments", "scale_uv", "channel_mask"} <= set(arrays):
         return [f"{name}: arrays missing (has {sorted(arrays)})"]
+    extra = [key for key in EXTRA_ARRAYS if key in arrays]
+    if extra and len(extra) < len(EXTRA_ARRAYS):
+        return [f"{name}: has {extra} but not all of {list(EXTRA_ARRAYS)}"]
     problems = []
     n_rows = arrays["segments"].shape[0]
     for key, array in arrays.items():
@@ -153,8 +163,8 @@ def _check_arrays(out: Path, index: int, table: pa.Table) -> list[str]:
             except Exception as error:  # noqa: BLE001 - a chunk that does not decode is what we look for
                 problems.append(f"{name}/{key}: rows {start}-{start + step} unreadable: {type(error).__name__}: {error}")
                 continue
-            if key == "scale_uv" and not (np.isfinite(block).all() and (block >= 0).all()):
-                problems.append(f"{name}/scale_uv: rows {start}-{start + step} hold negative or non-finite scales")
+            if key in ("scale_uv", "extra_scale_uv") and not (np.isfinite(block).all() and (block >= 0).all()):
+                problems.append(f"{name}/{key}: rows {start}-{start + step} hold negative or non-finite scales")
     mine = table.filter(pc.equal(table.column("shard"), index))
     kind = np.array(mine.column("kind").to_pylist())
     starts = np.asarray(mine.column("row_start").to_numpy())
@@ -163,4 +173,21 @@ def _check_arrays(out: Path, index: int, table: pa.Table) -> list[str]:
     stops = np.asarray(mine.column("row_stop").to_numpy())
     if (stops[kind == "session"] > n_rows).any():
         problems.append(f"{name}: a session's rows run past the shard's {n_rows} rows")
+    problems += _check_extras(name, arrays, mine.filter(pc.equal(mine.column("kind"), "segment")), n_rows)
     return problems
+
+
+def _check_extras(name: str, arrays: dict[str, Any], segments: pa.Table, n_rows: int) -> list[str]:
+    """Each segment row's ``extra_channels`` are the first ``extra_mask`` columns of its row, and only they."""
+    widths = {key: arrays[key].shape[1] for key in EXTRA_ARRAYS if key in arrays}
+    if len(set(widths.values())) > 1:
+        return [f"{name}: extra arrays of different widths {widths}"]
+    mask = arrays["extra_mask"][:] if widths else np.zeros((n_rows, 0), bool)
+    rows = segments.column("row_start").to_pylist()
+    names = segments.column("extra_channels").to_pylist()
+    for row, channels in zip(rows, names, strict=True):
+        n = len(channels or [])
+        if 0 <= row < n_rows and (n > mask.shape[1] or mask[row, :n].sum() != n or mask[row, n:].any()):
+            return [f"{name}: row {row}: extra_mask {mask[row].astype(int).tolist()} does not match its "
+                    f"extra_channels {channels}"]  # fmt: skip
+    return []

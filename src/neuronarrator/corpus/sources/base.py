@@ -21,6 +21,8 @@ from neuronarrator.clinical.findings import Findings
 #: Segment length (DESIGN.md): 10 s = 2,000 samples at 200 Hz.
 SEGMENT_S = 10.0
 SFREQ_HZ = 200.0
+#: Where a session's narrative comes from (``SessionData.narrative_origin``; the manifest's column).
+NARRATIVE_ORIGINS = ("report", "rendered", "none")
 
 
 @dataclass(frozen=True)
@@ -53,14 +55,32 @@ class SessionData:
     findings : Findings
         Session-level truth: findings with evidence spans (seconds, channels), state timeline, impression.
     narrative : str
-        The report text (DESCRIPTION / IMPRESSION / CLINICAL CORRELATION, or the source's own report).
+        The report text (DESCRIPTION / IMPRESSION / CLINICAL CORRELATION, or the source's own report);
+        ``""`` when there is none.
     narrative_origin : str
-        ``"report"`` (written by a clinician, from the source) or ``"rendered"`` (by ``clinical.render``).
+        One of :data:`NARRATIVE_ORIGINS`: ``"report"`` (written by a clinician, from the source),
+        ``"rendered"`` (by ``clinical.render`` from the findings) or ``"none"`` (no narrative: ``""``).
     ehr : dict
         ``age_years`` (float | None), ``sex`` ("male" | "female" | None), ``icd10`` (list of codes),
         ``atc`` (list of codes); absent knowledge is None / empty, never guessed.
     meta : dict
         JSON-ready provenance (source file, original rate, harmonization report).
+    extra_uv : ndarray, shape (n_extra, n_times), float32
+        Bipolar-only sources: derivations the file holds outside the double banana (Sleep-EDF's
+        ``Fpz-Cz``, ``Pz-Oz``; CHB-MIT's ``T7-FT9``), harmonized like ``data_uv`` (same rate, filters and
+        ``n_times``). Empty (``n_extra`` 0) by default and for referential sessions.
+    extra_channels : tuple of str
+        The names of the ``extra_uv`` rows (``len(extra_channels) == extra_uv.shape[0]``).
+    labels_complete : bool
+        True: ``findings`` (and so its state and impression) are a complete statement of what the record
+        shows -- a clinician's report, the phantom's truth -- and a finding absent from them is absent from
+        the record. False: only some events are labelled (seizure times, TUEV events, a hypnogram, EDF+
+        annotations): the findings listed are there, nothing is known about the rest. The corpus gives
+        segments of such sessions no rendered narrative (origin ``"none"``) and training masks them.
+    impression_known : bool or None
+        Whether ``findings.impression`` is a label even though ``labels_complete`` is False (the TUAB
+        folder, an abnormal event); None (default): as ``labels_complete``. An unknown impression is
+        stored as null, never as the schema's default ``"normal"``.
     """
 
     data_uv: np.ndarray
@@ -71,6 +91,15 @@ class SessionData:
     narrative_origin: str
     ehr: dict[str, Any]
     meta: dict[str, Any] = field(default_factory=dict)
+    extra_uv: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
+    extra_channels: tuple[str, ...] = ()
+    labels_complete: bool = True
+    impression_known: bool | None = None
+
+    @property
+    def knows_impression(self) -> bool:
+        """Whether ``findings.impression`` is known (``impression_known``, defaulting to ``labels_complete``)."""
+        return self.labels_complete if self.impression_known is None else bool(self.impression_known)
 
 
 class Source(Protocol):

@@ -12,7 +12,8 @@ file; with neither, the seizure content is unknown. A block whose count disagree
 start without an end, or an end before its start raises a :class:`.common.LabelFileError` naming the
 summary and the line.
 
-Impression: abnormal (known) with a seizure; otherwise unknown (``impression_known`` False): every
+Labels are incomplete (``labels_complete`` False: seizure times say nothing about the rest of the
+record). Impression: abnormal (known) with a seizure; otherwise unknown (``impression_known`` False): every
 CHB-MIT subject has intractable epilepsy, and a seizure-free hour is interictal, not normal. The EHR
 therefore carries ICD-10 G40.919 (epilepsy, unspecified, intractable, without status epilepticus) for
 every subject, a fact of the dataset (Shoeb 2009), and age and sex from SUBJECT-INFO. Patients are the

@@ -4,8 +4,13 @@ Narratives. A report is rendered (:func:`neuronarrator.clinical.render.render_re
 that describe the whole record (the phantom's truth); a dataset whose labels cover one kind of event
 (seizure times, TUEV events, sleep stages, an EDF's annotations) says nothing about the rest of the
 record, and a rendered "no epileptiform discharges" would be a claim nobody made. Such sessions get an
-empty narrative with origin :data:`ORIGIN_NONE` unless the caller asks ``render="always"``, and their
-``meta["labels"]`` says what is known (``impression_known``, ``state_known``, ``complete``).
+empty narrative with origin :data:`ORIGIN_NONE` unless the caller asks ``render="always"``. What is
+known goes into the contract (:class:`~.base.SessionData`'s ``labels_complete`` and ``impression_known``,
+from :class:`Labels`); ``meta["labels"]`` keeps the provenance (origin, ``state_known``, label counts).
+
+Extra derivations. A bipolar-only file's derivations outside the double banana (``Harmonized.extra_uv``)
+travel in ``SessionData.extra_uv`` / ``extra_channels``; one the harmonizer judged bad is left out, as a
+bad double-banana row is masked (``meta["extra_channels_dropped"]`` names it).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import numpy as np
 
 from neuronarrator.clinical.findings import Findings
 from neuronarrator.clinical.render import render_report
-from neuronarrator.corpus.sources.base import SessionData
+from neuronarrator.corpus.sources.base import NARRATIVE_ORIGINS, SessionData
 from neuronarrator.io.errors import InputError
 from neuronarrator.io.harmonize import Harmonized, harmonize
 from neuronarrator.io.read import read_recording
@@ -30,10 +35,9 @@ from neuronarrator.io.text_input import read_report_text
 
 logger = logging.getLogger(__name__)
 
-ORIGIN_REPORT = "report"
-ORIGIN_RENDERED = "rendered"
-#: No narrative: the labels are partial and the caller did not ask for one (see the module docstring).
-ORIGIN_NONE = "none"
+#: The narrative origins of the contract (:data:`~.base.NARRATIVE_ORIGINS`). ``ORIGIN_NONE``: no
+#: narrative, the labels are partial and the caller did not ask for one (see the module docstring).
+ORIGIN_REPORT, ORIGIN_RENDERED, ORIGIN_NONE = NARRATIVE_ORIGINS
 RENDER_POLICIES = ("complete", "always", "never")
 
 #: EEG file suffixes the folder adapters pick up (the readers of :mod:`neuronarrator.io.read`).
@@ -86,10 +90,13 @@ def read_and_harmonize(path: Path) -> tuple[Recording, Harmonized]:
 
 @dataclass
 class Labels:
-    """What a session's labels say, beyond the findings themselves (goes to ``meta["labels"]``).
+    """What a session's labels say, beyond the findings themselves.
 
-    ``complete``: the labels describe the whole record (a report, the phantom); ``impression_known`` /
-    ``state_known``: whether the impression / state come from a label rather than the schema defaults.
+    ``complete``: the labels describe the whole record (a report, the phantom) -> ``SessionData.
+    labels_complete``; ``impression_known``: the impression comes from a label rather than the schema's
+    default (implied by ``complete``) -> ``SessionData.impression_known``. The rest goes to
+    ``meta["labels"]`` (:meth:`to_dict`): ``origin``, ``state_known`` (the state comes from a label) and
+    the counts.
     """
 
     origin: list[str] = field(default_factory=list)  # e.g. ["report"], ["tusz_csv_bi", "tuab_folder"]
@@ -100,8 +107,7 @@ class Labels:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "origin": list(self.origin), "complete": self.complete, "impression_known": self.impression_known,
-            "state_known": self.state_known, **self.counts,
+            "origin": list(self.origin), "state_known": self.state_known, **self.counts,
         }  # fmt: skip
 
 
@@ -137,7 +143,18 @@ def session(
     labels: Labels,
     **meta: Any,
 ) -> SessionData:
-    """Assemble the :class:`SessionData` of one harmonized file."""
+    """Assemble the :class:`SessionData` of one harmonized file: signal, extra derivations (the bad ones
+    left out), findings, narrative, and what the labels cover (``labels``, see :class:`Labels`)."""
+    bad = set(harmonized.quality.bad_channel_names)
+    extra_channels = tuple(harmonized.extra_channels)
+    keep = [i for i, name in enumerate(extra_channels) if name not in bad]
+    if len(keep) < len(extra_channels):
+        meta = {**meta, "extra_channels_dropped": [n for n in extra_channels if n in bad]}
+    n_times = harmonized.data_uv.shape[-1]
+    if len(keep) == len(extra_channels) and harmonized.extra_uv.shape == (len(keep), n_times):
+        extra_uv = harmonized.extra_uv
+    else:
+        extra_uv = harmonized.extra_uv[keep] if keep else np.zeros((0, n_times), np.float32)
     return SessionData(
         data_uv=harmonized.data_uv.astype(np.float32, copy=False),
         montage=harmonized.montage,
@@ -147,4 +164,8 @@ def session(
         narrative_origin=origin,
         ehr=ehr,
         meta={"source_file": key, "labels": labels.to_dict(), "harmonize": harmonized.to_dict(), **meta},
+        extra_uv=extra_uv.astype(np.float32, copy=False),
+        extra_channels=tuple(extra_channels[i] for i in keep),
+        labels_complete=labels.complete,
+        impression_known=labels.complete or labels.impression_known,
     )

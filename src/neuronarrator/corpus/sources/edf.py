@@ -5,11 +5,12 @@ and TUSZ class names, with location words ("LPDs right temporal", "spike T3") an
 state timeline). Texts nobody mapped (task markers such as EEGMMI's ``T0``/``T1``/``T2``, "eyes closed")
 are ignored and counted in ``meta["labels"]["unmapped"]``.
 
-What is unknown stays marked unknown. A file without mapped annotations gets no findings, the schema's
-default state (awake) and impression (normal), with ``impression_known`` / ``state_known`` False in
-``meta["labels"]``: an unannotated record is not a normal one. An abnormal annotation makes the
-impression abnormal (known). The narrative is empty (origin ``"none"``) unless ``render="always"``:
-annotations describe events, not the whole record (see :mod:`.common`).
+What is unknown stays marked unknown. Annotations describe events, not the whole record, so the labels
+are never complete (``labels_complete`` False). A file without mapped annotations gets no findings, the
+schema's default state (awake) and impression (normal), with ``impression_known`` False (and
+``meta["labels"]["state_known"]`` False): an unannotated record is not a normal one. An abnormal
+annotation makes the impression abnormal (known). The narrative is empty (origin ``"none"``) unless
+``render="always"`` (see :mod:`.common`).
 
 Patients. ``patient="auto"`` (default): the EDF header's de-identified subject hash when the file names
 a patient, else the file's folder (relative to the root; files directly in the root share the root's

@@ -215,4 +215,5 @@ def load(item: SessionItem) -> SessionData:
             "removed_by_harmonization": removed,
             "harmonize": harmonized.to_dict(),
         },
+        labels_complete=True,  # the generator's truth: everything the signal holds
     )

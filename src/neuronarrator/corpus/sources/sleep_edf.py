@@ -9,12 +9,12 @@ Labels: the hypnogram's R&K stages (30-s epochs) -> the per-epoch state timeline
 :func:`~neuronarrator.clinical.mappings.from_sleep_edf` (stages 3 and 4 -> N3; movement time and ``?``
 unscored) and the dominant state. Times are aligned by the two files' start times (equal in the
 published files; an excerpt that starts later is shifted). No findings: a hypnogram says nothing about
-abnormalities, so the impression is unknown (``impression_known`` False) and there is no narrative
-unless ``render="always"``.
+abnormalities, so the labels are incomplete (``labels_complete`` False), the impression is unknown
+(``impression_known`` False) and there is no narrative unless ``render="always"``.
 
 Signals: the EEG is two bipolar derivations, ``Fpz-Cz`` and ``Pz-Oz`` (100 Hz), outside the double
-banana: the bipolar harmonization masks all 18 rows and the two derivations exist only as the
-harmonizer's ``extra_uv`` (``meta["extra_channels"]`` names them). EHR: age and sex from the
+banana: the bipolar harmonization masks all 18 rows and the two derivations travel as the session's
+``extra_uv`` / ``extra_channels`` (the corpus stores them beside the segments). EHR: age and sex from the
 de-identified header ("Female_33yr"); the SC subjects took no sleep medication; ST subjects took
 temazepam on one of their two nights, which the file names do not say, so ATC stays empty.
 """
@@ -117,5 +117,5 @@ def load(item: SessionItem) -> SessionData:
     header = recording.header
     return session(
         harmonized, findings, narrative=narrative, origin=origin, ehr=ehr_dict(header.age_years, header.sex),
-        key=item.key, labels=labels, hypnogram_file=hypnogram, extra_channels=list(harmonized.extra_channels),
+        key=item.key, labels=labels, hypnogram_file=hypnogram,
     )  # fmt: skip

@@ -17,6 +17,8 @@ labels are whatever lies next to it, found from file names alone when listing:
   it places the seizure), ``.csv_bi``, ``.tse`` or ``.tse_bi`` (:mod:`.tuh_labels`). Event findings carry
   evidence; where a report also speaks of the same code, the evidenced findings replace the report's.
 
+A session with a report has complete labels (``labels_complete``); without one, the labels are
+incomplete (events, a TUAB folder) and the narrative empty (origin ``"none"``) unless ``render="always"``.
 Impression: the TUAB folder, else the report's, else abnormal if an event label is abnormal, else unknown
 (``impression_known`` False). Patients: ``tuh:<8-character TUH id>`` from the file name, shared by all
 four corpora (they are subsets of TUEG with the same ids), so a patient never straddles a split.
