@@ -18,6 +18,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from neuronarrator.clinical import mappings
 from neuronarrator.clinical.findings import (
@@ -27,12 +28,17 @@ from neuronarrator.clinical.findings import (
     LATERALIZED_CODES,
     Evidence,
     Finding,
+    Findings,
     FindingsError,
     StateSpan,
+    derive_impression,
 )
 from neuronarrator.clinical.location import combine_sides, find_tokens, group_phrases, merge_locations
 from neuronarrator.io.channels import CANONICAL_19
 from neuronarrator.io.recording import Event
+
+if TYPE_CHECKING:  # common.py imports this module; the import in labels_from_events avoids the cycle
+    from neuronarrator.corpus.sources.common import Labels
 
 #: A point annotation (zero duration: a spike marker) is given this much evidence around its onset.
 POINT_EVENT_S = 1.0
@@ -251,3 +257,28 @@ def state_timeline(
     best = max(counts.values())
     dominant = next(s.state for s in timeline if counts[s.state] == best)
     return timeline, dominant
+
+
+def labels_from_events(events: Iterable[Event], duration_s: float, origin: str) -> tuple[Findings, Labels, Reading]:
+    """Findings, label provenance and the raw reading of a recording's annotations (EDF+, BIDS events).
+
+    Only abnormal annotations make the impression known: a record with no abnormal event is not known
+    to be normal (nobody said so), so its impression stays unknown and no narrative is rendered for it.
+    """
+    from neuronarrator.corpus.sources.common import Labels
+
+    reading = read_events(events, duration_s)
+    found, set_aside = assemble(reading.marks)
+    timeline, dominant = state_timeline(reading.states, duration_s)
+    abnormal = derive_impression(found) == "abnormal" or abnormal_set_aside(set_aside)
+    findings = Findings(
+        tuple(found), state=dominant or "awake", state_timeline=tuple(timeline),
+        impression="abnormal" if abnormal else "normal",
+    )  # fmt: skip
+    labels = Labels(
+        origin=[origin] if reading.mapped else [],
+        impression_known=abnormal,
+        state_known=dominant is not None,
+        counts={**reading.counts(), "set_aside": dict(set_aside)},
+    )
+    return findings, labels, reading

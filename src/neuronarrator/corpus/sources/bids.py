@@ -20,12 +20,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from neuronarrator.clinical.findings import Findings, derive_impression
-from neuronarrator.corpus.sources.annotations import abnormal_set_aside, assemble, read_events, state_timeline
+from neuronarrator.corpus.sources.annotations import labels_from_events
 from neuronarrator.corpus.sources.base import SessionData, SessionItem
 from neuronarrator.corpus.sources.common import (
     LabelFileError,
-    Labels,
     ehr_dict,
     find_files,
     narrative_for,
@@ -131,20 +129,7 @@ def load(item: SessionItem) -> SessionData:
     if opts.get("participants"):
         age, sex = read_participants(root / opts["participants"]).get(opts["subject"], (None, None))
     recording, harmonized = read_and_harmonize(root / item.key)
-    reading = read_events(events, recording.duration_s)
-    found, set_aside = assemble(reading.marks)
-    timeline, dominant = state_timeline(reading.states, recording.duration_s)
-    abnormal = derive_impression(found) == "abnormal" or abnormal_set_aside(set_aside)
-    findings = Findings(
-        tuple(found), state=dominant or "awake", state_timeline=tuple(timeline),
-        impression="abnormal" if abnormal else "normal",
-    )  # fmt: skip
-    labels = Labels(
-        origin=["bids_events"] if reading.mapped else [],
-        impression_known=abnormal,
-        state_known=dominant is not None,
-        counts={**reading.counts(), "set_aside": dict(set_aside)},
-    )
+    findings, labels, _ = labels_from_events(events, recording.duration_s, "bids_events")
     narrative, origin = narrative_for(findings, labels, item.key, opts.get("render", "complete"))
     header = recording.header
     return session(

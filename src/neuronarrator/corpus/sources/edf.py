@@ -27,12 +27,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from neuronarrator.clinical.findings import Findings, derive_impression
-from neuronarrator.corpus.sources.annotations import abnormal_set_aside, assemble, read_events, state_timeline
+from neuronarrator.corpus.sources.annotations import labels_from_events
 from neuronarrator.corpus.sources.base import SessionData, SessionItem
 from neuronarrator.corpus.sources.common import (
     EDF_SUFFIXES,
-    Labels,
     ehr_dict,
     find_files,
     narrative_for,
@@ -97,21 +95,7 @@ def load(item: SessionItem) -> SessionData:
     """Read, harmonize and label one file (module docstring)."""
     path = Path(item.options["root"]) / item.key
     recording, harmonized = read_and_harmonize(path)
-    duration_s = recording.duration_s
-    reading = read_events(recording.events, duration_s)
-    found, set_aside = assemble(reading.marks)
-    timeline, dominant = state_timeline(reading.states, duration_s)
-    abnormal = derive_impression(found) == "abnormal" or abnormal_set_aside(set_aside)
-    findings = Findings(
-        tuple(found), state=dominant or "awake", state_timeline=tuple(timeline),
-        impression="abnormal" if abnormal else "normal",
-    )  # fmt: skip
-    labels = Labels(
-        origin=["edf_annotations"] if reading.mapped else [],
-        impression_known=abnormal,
-        state_known=dominant is not None,
-        counts={**reading.counts(), "set_aside": dict(set_aside)},
-    )
+    findings, labels, reading = labels_from_events(recording.events, recording.duration_s, "edf_annotations")
     if reading.unmapped:
         logger.debug(
             "%s: %d annotation texts not mapped: %s",
