@@ -18,7 +18,6 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from neuronarrator.clinical import mappings
 from neuronarrator.clinical.findings import (
@@ -34,11 +33,9 @@ from neuronarrator.clinical.findings import (
     derive_impression,
 )
 from neuronarrator.clinical.location import combine_sides, find_tokens, group_phrases, merge_locations
+from neuronarrator.corpus.sources.common import Labels
 from neuronarrator.io.channels import CANONICAL_19
 from neuronarrator.io.recording import Event
-
-if TYPE_CHECKING:  # common.py imports this module; the import in labels_from_events avoids the cycle
-    from neuronarrator.corpus.sources.common import Labels
 
 #: A point annotation (zero duration: a spike marker) is given this much evidence around its onset.
 POINT_EVENT_S = 1.0
@@ -265,8 +262,6 @@ def labels_from_events(events: Iterable[Event], duration_s: float, origin: str) 
     Only abnormal annotations make the impression known: a record with no abnormal event is not known
     to be normal (nobody said so), so its impression stays unknown and no narrative is rendered for it.
     """
-    from neuronarrator.corpus.sources.common import Labels
-
     reading = read_events(events, duration_s)
     found, set_aside = assemble(reading.marks)
     timeline, dominant = state_timeline(reading.states, duration_s)
