@@ -316,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     except NeuroNarratorError as error:
         stderr.print(f"neuronarrator: {error}", markup=False, highlight=False, soft_wrap=True)
         return error.exit_code
-    except typer.Abort:
+    except (typer.Abort, KeyboardInterrupt):
         stderr.print("neuronarrator: aborted", markup=False)
         return 130
     except typer.Exit as error:
