@@ -134,7 +134,7 @@ def test_layout_dtypes_and_manifest(fake_source, tmp_path: Path) -> None:
     assert group["scale_uv"].dtype == np.float32 and group["scale_uv"].shape == (6, 19)
     assert group["channel_mask"].dtype == bool and group["topomaps"].dtype == np.float16
     assert group["topomaps"].shape == (6, 5, 32, 32)
-    assert group.attrs["format"] == "neurocorpus/2"
+    assert group.attrs["format"] == "neurocorpus/3"
     table = read_table(out / "manifest.parquet")
     assert table.schema == SCHEMA
     assert pq.ParquetFile(out / "manifest.parquet").schema_arrow == SCHEMA

@@ -9,6 +9,7 @@ What the label statistics count. ``prevalence`` is over the sessions and segment
 (``labels_complete``: a report, the phantom): a session with partial labels (seizure times, a hypnogram)
 does not say a finding is absent, so counting it would dilute every rate; ``labelled`` gives the counts
 the fractions are over. ``impressions`` counts session rows, an unknown impression as ``"unknown"``;
+``states`` counts the dominant state per row kind, an unknown state (null) as ``"unknown"``;
 ``narrative_origins`` counts ``report`` / ``rendered`` / ``none`` per row kind.
 """
 
@@ -75,13 +76,14 @@ def prevalence(table: pa.Table) -> dict[str, dict[str, float]]:
 
 
 def label_counts(table: pa.Table) -> dict[str, Any]:
-    """``labelled`` (rows with complete labels, per kind), ``narrative_origins`` (per kind) and
-    ``impressions`` (session rows; null as ``"unknown"``)."""
+    """``labelled`` (rows with complete labels, per kind), ``narrative_origins`` and ``states`` (per kind;
+    a null state as ``"unknown"``) and ``impressions`` (session rows; null as ``"unknown"``)."""
     kinds = table.column("kind").to_pylist()
     complete = table.column("labels_complete").to_pylist()
     origins = table.column("narrative_origin").to_pylist()
     impressions = Counter(i or "unknown" for k, i in zip(kinds, table.column("impression").to_pylist(), strict=True)
                           if k == "session")  # fmt: skip
+    states = table.column("state").to_pylist()
     return {
         "labelled": {f"{kind}s": sum(k == kind and c for k, c in zip(kinds, complete, strict=True))
                      for kind in ("session", "segment")},
@@ -89,6 +91,9 @@ def label_counts(table: pa.Table) -> dict[str, Any]:
                                                               if k == kind).items()))
                               for kind in ("session", "segment")},
         "impressions": dict(sorted(impressions.items())),
+        "states": {f"{kind}s": dict(sorted(Counter(s or "unknown" for k, s in zip(kinds, states, strict=True)
+                                                   if k == kind).items()))
+                   for kind in ("session", "segment")},
     }  # fmt: skip
 
 
@@ -138,7 +143,9 @@ def card_markdown(card: dict[str, Any]) -> str:
         return ", ".join(f"{k} {v}" for k, v in counter.items()) or "-"
 
     labelled, origins = card["labelled"], card["narrative_origins"]
+    states = card["states"]
     lines += ["", "## Labels", "", f"Impressions (sessions): {listed(card['impressions'])}.",
+              f"States: sessions {listed(states['sessions'])}; segments {listed(states['segments'])}.",
               f"Narrative origins: sessions {listed(origins['sessions'])}; segments {listed(origins['segments'])}.",
               "", "## Finding prevalence", "",
               f"Over the {labelled['sessions']} sessions and {labelled['segments']} segments with complete labels "

@@ -33,6 +33,7 @@ from neuronarrator.corpus.store import (
     TOPOMAP_GRID,
     ChunkCache,
     ShardReader,
+    channel_names,
     segment_topomaps,
     shard_path,
 )
@@ -111,7 +112,8 @@ class SegmentDataset(_ShardRows):
       partial, see :mod:`.shard`)
     - with ``findings`` or ``narrative``: ``labels_complete`` : bool -- False where the session's labels
       cover only some events: absent codes are unknown rather than absent, and there is no narrative;
-      mask those targets
+      mask those targets; ``state_known`` : bool -- False where the labels do not give the state (the
+      manifest's ``state`` is null): mask any state target
     - ``extra_waveform`` : float32 (n_extra, 2000) µV, the session's derivations outside the double banana
       (Sleep-EDF's ``Fpz-Cz``, ``Pz-Oz``), zero-padded to ``n_extra`` = the most any item of this dataset
       has (so that items batch); ``extra_mask`` : bool (n_extra,) (False: padding); ``extra_channels`` :
@@ -126,7 +128,7 @@ class SegmentDataset(_ShardRows):
         self.fields = tuple(fields)
         columns = [f for f in ("findings", "narrative") if f in self.fields]
         if columns:
-            columns.append("labels_complete")
+            columns += ["labels_complete", "state"]
         if "extra_waveform" in self.fields:
             columns.append("extra_channels")
         super().__init__(corpus_dir, "segment", split, columns, cache_chunks)
@@ -155,6 +157,7 @@ class SegmentDataset(_ShardRows):
             item["narrative"] = self.value("narrative", index) or ""
         if "labels_complete" in self.table.column_names:
             item["labels_complete"] = bool(self.value("labels_complete", index))
+            item["state_known"] = self.value("state", index) is not None
         if "extra_waveform" in self.fields:
             item.update(self._extra(reader, row, index))
         return item
@@ -184,19 +187,28 @@ class SessionDataset(_ShardRows):
 
     The spectrogram (``neuronarrator.signal.multitaper``, 5 s windows, 1 s hop, 0-32 Hz) is computed
     when the item is read, from the stored whole segments (a trailing part shorter than one segment is
-    not in the corpus). Items are dicts: ``spectrogram`` float32 (19, n_freqs, n_windows) ``log(psd+1)``,
-    ``channel_mask`` bool (19,), ``findings`` float32 (n_codes,) multi-hot, ``labels_complete`` (bool: False
-    where only some events are labelled -- mask the finding targets), ``report`` (str, ``""`` when there is
-    none), ``narrative_origin`` (``"report"``, ``"rendered"`` or ``"none"``), ``age_years`` (float, NaN
-    when unknown), ``sex`` (str, "" when unknown), ``icd10`` and ``atc`` (lists of str), ``session_id``,
-    ``montage``. Sessions differ in length: batch them with :func:`collate_sessions`.
+    not in the corpus), over the 19 rows and, with ``extras`` (default), the session's extra derivations
+    after them (a bipolar-only file's ``Fpz-Cz``, ``Pz-Oz``: for Sleep-EDF the only rows holding data).
+    Items are dicts: ``spectrogram`` float32 (n_rows, n_freqs, n_windows) ``log(psd+1)`` with n_rows =
+    19 + the session's extras; ``spectrogram_channels`` (tuple of n_rows names: the 19 rows' -- the
+    electrodes, or the double banana and ``""`` -- then the extras'), ``spectrogram_mask`` bool (n_rows,)
+    (False: no data), ``channel_mask`` bool (19,), ``findings`` float32 (n_codes,) multi-hot,
+    ``labels_complete`` (bool: False where only some events are labelled -- mask the finding targets),
+    ``state_known`` (bool: False where the state is not labelled, the manifest's ``state`` null),
+    ``report`` (str, ``""`` when there is none), ``narrative_origin`` (``"report"``, ``"rendered"`` or
+    ``"none"``), ``age_years`` (float, NaN when unknown), ``sex`` (str, "" when unknown), ``icd10`` and
+    ``atc`` (lists of str), ``session_id``, ``montage``. Sessions differ in length and in extras: batch
+    them with :func:`collate_sessions`.
     """
 
-    def __init__(self, corpus_dir: str | Path, split: str | None = "train", *, device: str | None = None) -> None:
-        columns = ["findings", "labels_complete", "narrative", "narrative_origin", "age_years", "sex", "icd10", "atc"]
+    def __init__(self, corpus_dir: str | Path, split: str | None = "train", *, device: str | None = None,
+                 extras: bool = True) -> None:  # fmt: skip
+        columns = ["findings", "labels_complete", "state", "narrative", "narrative_origin", "age_years", "sex",
+                   "icd10", "atc", "extra_channels"]  # fmt: skip
         super().__init__(corpus_dir, "session", split, columns, cache_chunks=0)
         self.stops = self.table.column("row_stop").to_numpy().astype(np.int64)
         self.device = device
+        self.extras = bool(extras)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         from neuronarrator.signal.multitaper import multitaper_spectrogram
@@ -204,16 +216,24 @@ class SessionDataset(_ShardRows):
         index = int(index)
         reader = self.reader(int(self.shards[index]))
         start, stop = int(self.rows[index]), int(self.stops[index])
+        montage = self.value("montage", index)
+        channel_mask = reader.small("channel_mask")[start].copy()
         segments = reader.segments_uv(start, stop)  # (n, 19, 2000)
-        data_uv = segments.transpose(1, 0, 2).reshape(segments.shape[1], -1)  # (19, n * 2000)
+        names = list(self.value("extra_channels", index) or []) if self.extras else []
+        if names:  # this session's extras are the first len(names) columns of the shard's
+            segments = np.concatenate([segments, reader.extras_uv(start, stop)[:, : len(names)]], axis=1)
+        data_uv = segments.transpose(1, 0, 2).reshape(segments.shape[1], -1)  # (n_rows, n * 2000)
         spectrogram = multitaper_spectrogram(data_uv, SFREQ_HZ, device=self.device)
         present, _, _ = finding_targets(json.loads(self.value("findings", index)))
         age = self.value("age_years", index)
         return {
             "spectrogram": torch.from_numpy(np.ascontiguousarray(spectrogram.log_psd)),
-            "channel_mask": torch.from_numpy(reader.small("channel_mask")[start].copy()),
+            "spectrogram_channels": (*channel_names(montage), *names),
+            "spectrogram_mask": torch.from_numpy(np.concatenate([channel_mask, np.ones(len(names), bool)])),
+            "channel_mask": torch.from_numpy(channel_mask),
             "findings": torch.from_numpy(present),
             "labels_complete": bool(self.value("labels_complete", index)),
+            "state_known": self.value("state", index) is not None,
             "report": self.value("narrative", index) or "",
             "narrative_origin": self.value("narrative_origin", index),
             "age_years": math.nan if age is None else float(age),
@@ -221,27 +241,38 @@ class SessionDataset(_ShardRows):
             "icd10": self.value("icd10", index),
             "atc": self.value("atc", index),
             "session_id": self.value("session_id", index),
-            "montage": self.value("montage", index),
+            "montage": montage,
         }
 
 
 def collate_sessions(items: list[dict[str, Any]]) -> dict[str, Any]:
-    """Batch sessions of different lengths: spectrograms zero-padded in time to the longest, with
-    ``n_windows`` (int64 (batch,)) saying how much of each is real; tensors stacked; the rest as lists."""
+    """Batch sessions of different lengths and extras: spectrograms zero-padded in time to the longest,
+    with ``n_windows`` (int64 (batch,)) saying how much of each is real, and in rows to the most rows
+    (sessions with fewer extra derivations), ``spectrogram_mask`` False and ``spectrogram_channels`` ``""``
+    on the padding rows; tensors stacked; the rest as lists."""
     n_windows = [item["spectrogram"].shape[-1] for item in items]
     longest = max(n_windows)
+    widest = max(item["spectrogram"].shape[0] for item in items)
+    pad = torch.nn.functional.pad
     out: dict[str, Any] = {
-        "spectrogram": torch.stack([torch.nn.functional.pad(item["spectrogram"], (0, longest - n))
+        "spectrogram": torch.stack([pad(item["spectrogram"], (0, longest - n, 0, 0, 0, widest - item["spectrogram"].shape[0]))
                                     for item, n in zip(items, n_windows, strict=True)]),  # (B, C, F, W)
         "n_windows": torch.tensor(n_windows, dtype=torch.int64),
     }  # fmt: skip
+    if "spectrogram_mask" in items[0]:
+        out["spectrogram_mask"] = torch.stack([pad(item["spectrogram_mask"], (0, widest - len(item["spectrogram_mask"])))
+                                               for item in items])  # fmt: skip
+        out["spectrogram_channels"] = [tuple(item["spectrogram_channels"]) + ("",) * (widest - len(item["spectrogram_channels"]))
+                                       for item in items]  # fmt: skip
     for key in items[0]:
-        if key == "spectrogram":
+        if key in out:
             continue
         values = [item[key] for item in items]
         out[key] = torch.stack(values) if isinstance(values[0], torch.Tensor) else values
     out["age_years"] = torch.tensor(out["age_years"], dtype=torch.float32)
     out["labels_complete"] = torch.tensor(out["labels_complete"], dtype=torch.bool)
+    if "state_known" in out:
+        out["state_known"] = torch.tensor(out["state_known"], dtype=torch.bool)
     return out
 
 

@@ -22,7 +22,10 @@ findings : ``Findings.to_dict()`` as JSON; on segment rows clipped to the segmen
 codes : sorted finding codes; ``session_level_codes``: those carried without evidence (segment rows)
 labels_complete : the session's findings are a complete statement of the record (a report, the phantom)
     rather than some labelled events (``SessionData.labels_complete``); same on its segment rows
-state, impression, narrative, narrative_origin : ``narrative_origin`` is ``"report"``, ``"rendered"`` or
+state : the dominant state (segment rows: of the segment), null where the labels do not give it
+    (``SessionData.knows_state`` False: seizure times, an unannotated EDF); the findings then have an empty
+    ``state_timeline``
+impression, narrative, narrative_origin : ``narrative_origin`` is ``"report"``, ``"rendered"`` or
     ``"none"`` (``narrative`` then ``""``). Session rows: the source's narrative; ``impression`` null when
     the source does not know it. Segment rows: a narrative rendered from their own findings when the
     labels are complete (or the source rendered the session's anyway), else none; ``impression`` from the

@@ -9,7 +9,9 @@ its adapter rendered one for the session anyway (``render="always"``, origin ``"
 impression of ``"abnormal"`` where a carried finding is abnormal, ``"normal"`` where the whole record is
 known to be normal (a TUAB ``normal`` folder), else null (unknown). The session row keeps
 the adapter's narrative, and its impression when the adapter knows it (``knows_impression``) or one of its
-findings is abnormal, else null.
+findings is abnormal, else null. A state the labels do not give (``SessionData.knows_state`` False: seizure
+times, an unannotated EDF) is null on the session and segment rows, and the findings keep no state
+timeline (their ``state`` field is the schema's default then, not a label).
 
 A session whose adapter raises an :class:`~neuronarrator.io.errors.InputError` (a bad file) is skipped
 and recorded in the shard with its file and reason; any other exception is a bug in an adapter and
@@ -18,6 +20,7 @@ fails the shard, naming the session, so that a build never silently loses data f
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import logging
@@ -118,18 +121,21 @@ def session_rows(
     # segment narratives: rendered from complete labels, or where the adapter rendered the session's anyway
     render = data.labels_complete or data.narrative_origin == "rendered"
     record_abnormal = data.findings.impression == "abnormal" or _abnormal(data.findings)
+    state_known = data.knows_state
+    # an unknown state: no timeline (the segments' state would come from it), a null state column
+    session_findings = data.findings if state_known else dataclasses.replace(data.findings, state_timeline=())
     rows = [{
         **common, "kind": "session", "segment": -1, "start_s": 0.0, "end_s": n_segments * SEGMENT_S,
         "row_start": row_start, "row_stop": row_start + n_segments,
-        "findings": json.dumps(data.findings.to_dict(), sort_keys=True), "codes": sorted(data.findings.codes),
+        "findings": json.dumps(session_findings.to_dict(), sort_keys=True), "codes": sorted(data.findings.codes),
         "session_level_codes": sorted(f.code for f in data.findings.findings if not f.evidence),
-        "state": data.findings.state, "narrative": data.narrative,
+        "state": data.findings.state if state_known else None, "narrative": data.narrative,
         "impression": data.findings.impression if data.knows_impression or _abnormal(data.findings) else None,
         "narrative_origin": data.narrative_origin, "meta": json.dumps(data.meta, sort_keys=True, default=str),
     }]  # fmt: skip
     for segment in range(n_segments):
         start_s = segment * SEGMENT_S
-        findings, session_level = segment_findings(data.findings, start_s, start_s + SEGMENT_S)
+        findings, session_level = segment_findings(session_findings, start_s, start_s + SEGMENT_S)
         narrative = render_report(findings, rng=derived_seed(item.source, item.key, str(segment))).text if render else ""
         known = data.labels_complete or _abnormal(findings) or (data.knows_impression and not record_abnormal)
         impression = findings.impression if known else None
@@ -137,7 +143,7 @@ def session_rows(
             **common, "kind": "segment", "segment": segment, "start_s": start_s, "end_s": start_s + SEGMENT_S,
             "row_start": row_start + segment, "row_stop": row_start + segment + 1,
             "findings": json.dumps(findings.to_dict(), sort_keys=True), "codes": sorted(findings.codes),
-            "session_level_codes": list(session_level), "state": findings.state,
+            "session_level_codes": list(session_level), "state": findings.state if state_known else None,
             "impression": impression, "narrative": narrative, "narrative_origin": "rendered" if render else "none",
             "meta": "{}",
         })  # fmt: skip

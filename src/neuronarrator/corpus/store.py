@@ -61,7 +61,8 @@ from neuronarrator.signal.topomap import topomaps
 logger = logging.getLogger(__name__)
 
 #: 2: extra derivations (``extra_*`` arrays, ``extra_channels``), ``labels_complete``, null impressions.
-FORMAT = "neurocorpus/2"
+#: 3: null states (and no state timeline) where the labels do not give the state.
+FORMAT = "neurocorpus/3"
 SEGMENT_SAMPLES = int(round(SEGMENT_S * SFREQ_HZ))  # 2,000
 N_CHANS = len(CANONICAL_19)  # 19 rows; bipolar sessions use 18 of them
 N_BANDS = len(BANDS_HZ)
@@ -444,6 +445,14 @@ class ShardReader:
             return np.zeros((0, SEGMENT_SAMPLES), np.float32), np.zeros(0, bool)
         uv = dequantize(self.row("extra_segments", row), self.small("extra_scale_uv")[row])
         return uv, self.small("extra_mask")[row].copy()
+
+    def extras_uv(self, start: int, stop: int) -> np.ndarray:
+        """Rows ``[start, stop)`` of the extra derivations in µV, shape (stop - start, n_extra, 2000),
+        float32 (not cached; padding columns are zeros, see ``extra_mask``)."""
+        if self.n_extra == 0:
+            return np.zeros((stop - start, 0, SEGMENT_SAMPLES), np.float32)
+        codes = self.arrays["extra_segments"].rows(start, stop)
+        return dequantize(codes, self.small("extra_scale_uv")[start:stop])
 
     def segments_uv(self, start: int, stop: int) -> np.ndarray:
         """Rows ``[start, stop)`` in µV, shape (stop - start, 19, 2000), float32 (not cached)."""

@@ -81,6 +81,10 @@ class SessionData:
         Whether ``findings.impression`` is a label even though ``labels_complete`` is False (the TUAB
         folder, an abnormal event); None (default): as ``labels_complete``. An unknown impression is
         stored as null, never as the schema's default ``"normal"``.
+    state_known : bool or None
+        Whether ``findings.state`` (and its ``state_timeline``) is a label -- a hypnogram, a report, the
+        phantom's truth -- rather than the schema's default ``"awake"``; None (default): as
+        ``labels_complete``. An unknown state is stored as null with an empty timeline.
     """
 
     data_uv: np.ndarray
@@ -95,11 +99,17 @@ class SessionData:
     extra_channels: tuple[str, ...] = ()
     labels_complete: bool = True
     impression_known: bool | None = None
+    state_known: bool | None = None
 
     @property
     def knows_impression(self) -> bool:
         """Whether ``findings.impression`` is known (``impression_known``, defaulting to ``labels_complete``)."""
         return self.labels_complete if self.impression_known is None else bool(self.impression_known)
+
+    @property
+    def knows_state(self) -> bool:
+        """Whether ``findings.state`` is known (``state_known``, defaulting to ``labels_complete``)."""
+        return self.labels_complete if self.state_known is None else bool(self.state_known)
 
 
 class Source(Protocol):

@@ -5,8 +5,9 @@ that describe the whole record (the phantom's truth); a dataset whose labels cov
 (seizure times, TUEV events, sleep stages, an EDF's annotations) says nothing about the rest of the
 record, and a rendered "no epileptiform discharges" would be a claim nobody made. Such sessions get an
 empty narrative with origin :data:`ORIGIN_NONE` unless the caller asks ``render="always"``. What is
-known goes into the contract (:class:`~.base.SessionData`'s ``labels_complete`` and ``impression_known``,
-from :class:`Labels`); ``meta["labels"]`` keeps the provenance (origin, ``state_known``, label counts).
+known goes into the contract (:class:`~.base.SessionData`'s ``labels_complete``, ``impression_known`` and
+``state_known``, from :class:`Labels`); ``meta["labels"]`` keeps the provenance (origin, ``state_known``,
+label counts).
 
 Extra derivations. A bipolar-only file's derivations outside the double banana (``Harmonized.extra_uv``)
 travel in ``SessionData.extra_uv`` / ``extra_channels``; one the harmonizer judged bad is left out, as a
@@ -94,9 +95,9 @@ class Labels:
 
     ``complete``: the labels describe the whole record (a report, the phantom) -> ``SessionData.
     labels_complete``; ``impression_known``: the impression comes from a label rather than the schema's
-    default (implied by ``complete``) -> ``SessionData.impression_known``. The rest goes to
-    ``meta["labels"]`` (:meth:`to_dict`): ``origin``, ``state_known`` (the state comes from a label) and
-    the counts.
+    default (implied by ``complete``) -> ``SessionData.impression_known``; ``state_known``: the state comes
+    from a label (implied by ``complete``) -> ``SessionData.state_known``. ``meta["labels"]`` (:meth:`to_dict`)
+    keeps ``origin``, ``state_known`` and the counts.
     """
 
     origin: list[str] = field(default_factory=list)  # e.g. ["report"], ["tusz_csv_bi", "tuab_folder"]
@@ -168,4 +169,5 @@ def session(
         extra_channels=tuple(extra_channels[i] for i in keep),
         labels_complete=labels.complete,
         impression_known=labels.complete or labels.impression_known,
+        state_known=labels.complete or labels.state_known,
     )

@@ -216,4 +216,5 @@ def load(item: SessionItem) -> SessionData:
             "harmonize": harmonized.to_dict(),
         },
         labels_complete=True,  # the generator's truth: everything the signal holds
+        state_known=True,
     )
