@@ -120,6 +120,35 @@ def phantom(
                  f"{truth['impression']}; findings: {codes}", markup=False)  # fmt: skip
 
 
+def train(
+    stage: Annotated[str, typer.Argument(help="The stage to train: tokenizer.", show_default=False)],
+    config: Annotated[Path, typer.Option("--config", help="A YAML (or JSON) training config, e.g. configs/tiny.yaml.",
+                                         show_default=False)],  # fmt: skip
+    resume: Annotated[bool, typer.Option("--resume/--no-resume", help="Continue from the config's checkpoint "
+                                         "if it exists.")] = True,  # fmt: skip
+) -> None:
+    """Train one stage from a config file; checkpoints are written atomically and resumed by default."""
+    import yaml
+
+    from neuronarrator.train.loop import TrainConfigError
+    from neuronarrator.train.stages import STAGES
+
+    if stage not in STAGES:
+        raise typer.BadParameter(f"{stage!r} is not a stage; stages: {', '.join(STAGES)}", param_hint="STAGE")
+    if not config.is_file():
+        raise TrainConfigError(f"{config}: no such config file")
+    try:
+        document = yaml.safe_load(config.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise TrainConfigError(f"{config}: not valid YAML: {str(error).splitlines()[0]}") from None
+    if not isinstance(document, dict):
+        raise TrainConfigError(f"{config}: expected a mapping of config keys")
+    result = STAGES[stage](document, resume=resume)
+    val = ", ".join(f"{k} {v:.4g}" for k, v in result["val"].items() if isinstance(v, float)) or "no val split"
+    stdout.print(f"trained {stage} to step {result['step']}: loss {result['history'][0]:.4g} -> "
+                 f"{result['history'][-1]:.4g}; val: {val}; wrote {result['checkpoint']}", markup=False, soft_wrap=True)  # fmt: skip
+
+
 # --------------------------------------------------------------------------------------------- corpus
 
 corpus_app = typer.Typer(name="corpus", help="NeuroCorpus: build, summarise and check a corpus directory.",
@@ -298,6 +327,7 @@ COMMANDS = {
     "spectrogram": spectrogram,
     "phantom": phantom,
     "label": label,
+    "train": train,
 }
 for _name, _function in COMMANDS.items():
     app.command(name=_name)(_function)

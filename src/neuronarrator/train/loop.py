@@ -1,0 +1,213 @@
+"""One training loop for every stage: seeding, device, bf16 autocast, clipping, atomic checkpoints, resume.
+
+The loop holds no global state: the model, its optimizer and its batches come in as arguments, so a
+DistributedDataParallel wrapper can be passed as ``model`` later (checkpoints save the unwrapped
+``.module``'s state). DDP itself (process groups, rank-0-only writes, samplers) is not implemented yet.
+
+A checkpoint is one ``torch.save`` file written atomically (a temporary file beside it, then
+``os.replace``), holding ``model``, ``optimizer``, ``step``, ``history`` (the loss of every step so far),
+``rng`` (Python, NumPy, torch CPU and CUDA states), ``config`` (the run's config dict) and ``manifest``
+(code version and commit, torch version, time, step). It loads with ``weights_only=True``: only tensors
+and plain containers are stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import random
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from neuronarrator.io.atomic import atomic_output
+from neuronarrator.io.errors import NeuroNarratorError
+
+log = logging.getLogger(__name__)
+
+#: Config keys that may change between a run and its resumption: they set how long to train and how
+#: often to log or save, not what is trained.
+RESUMABLE_KEYS = frozenset({"steps", "log_every", "checkpoint_every"})
+
+
+class TrainConfigError(NeuroNarratorError):
+    """A training config that cannot be used (``str()`` names the file or key)."""
+
+    exit_code = 2
+
+
+class CheckpointMismatchError(NeuroNarratorError):
+    """A checkpoint whose config differs from the run's: resuming would silently train something else."""
+
+    exit_code = 3
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 - the legacy global state is what third-party code draws from
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def _rng_state() -> dict[str, Any]:
+    name, keys, pos, has_gauss, cached = np.random.get_state()  # noqa: NPY002 - saved so a resume replays it
+    state: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": (name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: Mapping[str, Any]) -> None:
+    py = state["python"]
+    random.setstate((py[0], tuple(py[1]), py[2]))
+    name, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))  # noqa: NPY002
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    """The module itself under a DataParallel/DistributedDataParallel wrapper."""
+    return model.module if hasattr(model, "module") and isinstance(model.module, nn.Module) else model
+
+
+def code_manifest() -> dict[str, Any]:
+    import neuronarrator
+    from neuronarrator.corpus.card import git_commit
+
+    return {
+        "neuronarrator": neuronarrator.__version__,
+        "git_commit": git_commit(),
+        "torch": str(torch.__version__),
+        "written_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
+    """torch.save ``payload`` to ``path`` atomically (overwriting)."""
+    with atomic_output(path, force=True) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    return torch.load(path, map_location=map_location, weights_only=True)
+
+
+def config_differences(saved: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    """Keys (outside :data:`RESUMABLE_KEYS`) whose values differ, as ``key: saved -> current``."""
+    keys = sorted((set(saved) | set(current)) - RESUMABLE_KEYS)
+    return [f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in keys if saved.get(k) != current.get(k)]
+
+
+def _to_device(batch: Any, device: torch.device) -> Any:
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, Mapping):
+        return {k: _to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_to_device(v, device) for v in batch)
+    return batch
+
+
+def train_loop(
+    model: nn.Module,
+    batches: Iterable[Any] | Callable[[int], Iterable[Any]],
+    optimizer: torch.optim.Optimizer,
+    *,
+    loss_fn: Callable[[nn.Module, Any], torch.Tensor],
+    steps: int,
+    checkpoint_path: str | Path,
+    config_dict: Mapping[str, Any],
+    log_every: int = 10,
+    checkpoint_every: int | None = None,
+    resume: bool = True,
+    seed: int = 0,
+    grad_clip: float | None = 1.0,
+    device: torch.device | str | None = None,
+) -> list[float]:
+    """Train ``model`` until step ``steps``; return the loss of every step (resumed steps included).
+
+    Parameters
+    ----------
+    batches : iterable, or callable ``start_step -> iterable``
+        The callable form lets a resumed run continue the data order where it stopped. The loop stops
+        early (with a warning) if the batches run out.
+    loss_fn : ``(model, batch) -> scalar tensor``
+        The batch is already on the model's device.
+    checkpoint_path : path
+        Written every ``checkpoint_every`` steps (default: never in between) and at the end; read at the
+        start when ``resume`` and it exists.
+    config_dict : mapping
+        Saved in the checkpoint; a resumed checkpoint's must equal it except for :data:`RESUMABLE_KEYS`,
+        else :class:`CheckpointMismatchError`.
+    device : default CUDA when present, else CPU. On CUDA the forward pass runs under bf16 autocast.
+    """
+    checkpoint_path = Path(checkpoint_path)
+    config_dict = dict(config_dict)
+    device = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    seed_everything(seed)
+    model.to(device)
+    step, history = 0, []
+    if resume and checkpoint_path.is_file():
+        ckpt = load_checkpoint(checkpoint_path, map_location=device)
+        diffs = config_differences(ckpt.get("config", {}), config_dict)
+        if diffs:
+            raise CheckpointMismatchError(
+                f"{checkpoint_path}: was trained with another config ({'; '.join(diffs)}); "
+                "rerun with --no-resume to start over, or use another checkpoint path"
+            )
+        _unwrap(model).load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        step, history = int(ckpt["step"]), [float(x) for x in ckpt["history"]]
+        _set_rng_state(ckpt["rng"])
+        log.info("resumed %s at step %d", checkpoint_path, step)
+
+    def checkpoint() -> None:
+        save_checkpoint(checkpoint_path, {
+            "model": _unwrap(model).state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+            "history": torch.tensor(history, dtype=torch.float64), "rng": _rng_state(), "config": config_dict,
+            "manifest": {**code_manifest(), "step": step},
+        })  # fmt: skip
+        log.info("step %d: wrote %s", step, checkpoint_path)
+
+    if step >= steps:
+        log.info("%s is already at step %d >= %d: nothing to train", checkpoint_path, step, steps)
+        return history
+    iterator: Iterator[Any] = iter(batches(step) if callable(batches) else batches)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
+    model.train()
+    while step < steps:
+        try:
+            batch = next(iterator)
+        except StopIteration:
+            log.warning("batches ran out at step %d of %d", step, steps)
+            break
+        batch = _to_device(batch, device)
+        with autocast:
+            loss = loss_fn(model, batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        optimizer.step()
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise FloatingPointError(f"non-finite loss {value} at step {step}")
+        history.append(value)
+        step += 1
+        if log_every and step % log_every == 0:
+            log.info("step %d/%d: loss %.4f", step, steps, value)
+        if checkpoint_every and step % checkpoint_every == 0 and step < steps:
+            checkpoint()
+    checkpoint()
+    return history
