@@ -11,11 +11,12 @@ what :func:`~neuronarrator.clinical.findings.finding_key` keeps and nothing else
 
 from __future__ import annotations
 
-from neuronarrator.clinical.findings import CODES, GENERALIZED_CODES, Finding, Findings, certainty
+from neuronarrator.clinical.findings import CODES, GENERALIZED_CODES, REGIONS, Finding, Findings, certainty
 from neuronarrator.clinical.render import CLINICAL_WEIGHT
 
 #: Noun phrase per code: short, in the words reports use, so the text encoder sees familiar terms.
 NOUNS: dict[str, str] = {
+    **CODES,  # the schema's meanings, where they already read as a report's noun phrase
     "pdr": "posterior dominant rhythm",
     "pdr_reactive": "reactive posterior dominant rhythm",
     "generalized_slowing": "generalized slowing",
@@ -25,19 +26,6 @@ NOUNS: dict[str, str] = {
     "burst_suppression": "burst suppression",
     "generalized_spike_wave": "generalized spike and wave discharges",
     "focal_epileptiform": "focal epileptiform discharges",
-    "lpd": "lateralized periodic discharges",
-    "gpd": "generalized periodic discharges",
-    "lrda": "lateralized rhythmic delta activity",
-    "grda": "generalized rhythmic delta activity",
-    "seizure": "electrographic seizure",
-    "sleep_spindles": "sleep spindles",
-    "vertex_waves": "vertex waves",
-    "k_complexes": "K-complexes",
-    "eye_blink_artifact": "eye blink artifact",
-    "eye_movement_artifact": "eye movement artifact",
-    "muscle_artifact": "muscle artifact",
-    "electrode_artifact": "electrode artifact",
-    "ecg_artifact": "ECG artifact",
     "line_noise": "line noise artifact",
 }
 #: Every code in summary order: abnormal by clinical weight, then the rest in schema order (normal
@@ -45,7 +33,6 @@ NOUNS: dict[str, str] = {
 ORDER: tuple[str, ...] = CLINICAL_WEIGHT + tuple(c for c in CODES if c not in CLINICAL_WEIGHT)
 STATE_WORDS = {"awake": "awake", "drowsy": "drowsy", "n1": "sleep stage N1", "n2": "sleep stage N2",
                "n3": "sleep stage N3", "rem": "REM sleep"}  # fmt: skip
-_REGION_ORDER = ("frontal", "central", "temporal", "parietal", "occipital")
 
 
 def _frequency_hz(f: Finding) -> float | None:
@@ -58,7 +45,7 @@ def _sort_key(f: Finding) -> tuple:
     return (
         ORDER.index(f.code),
         f.side or "",
-        tuple(sorted(_REGION_ORDER.index(r) for r in f.regions)),
+        tuple(sorted(REGIONS.index(r) for r in f.regions)),
         frequency if frequency is not None else -1.0,
         -f.probability,
     )
@@ -70,7 +57,7 @@ def finding_phrase(f: Finding) -> str:
     # A generalized pattern's side adds nothing that the code does not say (finding_key drops it too).
     if f.side is not None and f.code not in GENERALIZED_CODES:
         words.append(f.side)
-    words.extend(sorted(f.regions, key=_REGION_ORDER.index))
+    words.extend(sorted(f.regions, key=REGIONS.index))
     if f.regions and f.code in GENERALIZED_CODES:
         words.append("predominant")  # "frontal predominant GRDA": regions of a generalized pattern
     words.append(NOUNS[f.code])

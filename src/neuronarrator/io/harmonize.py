@@ -357,6 +357,18 @@ def events_in_span(recording: Recording, plan: Plan) -> list[Event]:
     return [e for e in recording.events if e.onset_s < end and e.onset_s + e.duration_s >= begin]
 
 
+def provenance(recording: Recording, plan: Plan) -> dict[str, Any]:
+    """The :class:`Harmonized` fields that say where the span came from, the same for both montages."""
+    return {
+        "events": events_in_span(recording, plan),
+        "source_path": plan.path,
+        "source_sfreq_hz": plan.source_hz,
+        "header": recording.header,
+        "start_s": plan.start_s,
+        "band_hz": (plan.l_freq_hz, plan.h_freq_hz),
+    }
+
+
 def harmonize(
     recording: Recording,
     *,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from neuronarrator.io.channels import DOUBLE_BANANA, DOUBLE_BANANA_NAMES
-from neuronarrator.io.harmonize import Harmonized, Plan, events_in_span, read_and_judge
+from neuronarrator.io.harmonize import Harmonized, Plan, provenance, read_and_judge
 from neuronarrator.io.recording import Recording
 from neuronarrator.signal.preprocess import notch_uv
 
@@ -76,10 +76,5 @@ def build(recording: Recording, plan: Plan) -> Harmonized:
         extra_channels=tuple(canonical for canonical, _ in extras),
         line_freq_hz=line_freq_hz,
         quality=quality,
-        events=events_in_span(recording, plan),
-        source_path=plan.path,
-        source_sfreq_hz=plan.source_hz,
-        header=recording.header,
-        start_s=plan.start_s,
-        band_hz=(plan.l_freq_hz, plan.h_freq_hz),
+        **provenance(recording, plan),
     )

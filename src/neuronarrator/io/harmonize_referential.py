@@ -12,7 +12,7 @@ from neuronarrator.io.harmonize import (
     MIN_GOOD_FOR_INTERPOLATION,
     Harmonized,
     Plan,
-    events_in_span,
+    provenance,
     read_and_judge,
 )
 from neuronarrator.io.recording import Recording
@@ -133,10 +133,5 @@ def build(recording: Recording, plan: Plan) -> Harmonized:
         extra_channels=(),
         line_freq_hz=line_freq_hz,
         quality=quality,
-        events=events_in_span(recording, plan),
-        source_path=plan.path,
-        source_sfreq_hz=plan.source_hz,
-        header=recording.header,
-        start_s=plan.start_s,
-        band_hz=(plan.l_freq_hz, plan.h_freq_hz),
+        **provenance(recording, plan),
     )
