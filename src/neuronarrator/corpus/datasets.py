@@ -210,6 +210,22 @@ class SessionDataset(_ShardRows):
         self.device = device
         self.extras = bool(extras)
 
+    def session_signal(self, index: int):
+        """The session's stored waveform as a :class:`~neuronarrator.eval.signals.SessionSignal`:
+        (19, n_segments · 2000) µV, its channel mask and montage (no extras)."""
+        from neuronarrator.eval.signals import SessionSignal
+
+        index = int(index)
+        reader = self.reader(int(self.shards[index]))
+        start, stop = int(self.rows[index]), int(self.stops[index])
+        segments = reader.segments_uv(start, stop)  # (n, 19, 2000)
+        return SessionSignal(
+            data_uv=np.ascontiguousarray(segments.transpose(1, 0, 2).reshape(segments.shape[1], -1)),
+            channel_mask=reader.small("channel_mask")[start].astype(bool),
+            montage=self.value("montage", index),
+            session_id=self.value("session_id", index),
+        )
+
     def __getitem__(self, index: int) -> dict[str, Any]:
         from neuronarrator.signal.multitaper import multitaper_spectrogram
 

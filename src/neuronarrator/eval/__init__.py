@@ -1,0 +1,1 @@
+"""Evaluation: CLEF's clinical linear-probe benchmark, its baselines and zero-shot prompts."""
