@@ -121,7 +121,7 @@ def phantom(
 
 
 def train(
-    stage: Annotated[str, typer.Argument(help="The stage to train: tokenizer.", show_default=False)],
+    stage: Annotated[str, typer.Argument(help="The stage to train: tokenizer, session or align (in that order).", show_default=False)],
     config: Annotated[Path, typer.Option("--config", help="A YAML (or JSON) training config, e.g. configs/tiny.yaml.",
                                          show_default=False)],  # fmt: skip
     resume: Annotated[bool, typer.Option("--resume/--no-resume", help="Continue from the config's checkpoint "
@@ -130,6 +130,7 @@ def train(
     """Train one stage from a config file; checkpoints are written atomically and resumed by default."""
     import yaml
 
+    from neuronarrator.train.config import stage_config
     from neuronarrator.train.loop import TrainConfigError
     from neuronarrator.train.stages import STAGES
 
@@ -143,7 +144,7 @@ def train(
         raise TrainConfigError(f"{config}: not valid YAML: {str(error).splitlines()[0]}") from None
     if not isinstance(document, dict):
         raise TrainConfigError(f"{config}: expected a mapping of config keys")
-    result = STAGES[stage](document, resume=resume)
+    result = STAGES[stage](stage_config(document, stage), resume=resume)
     val = ", ".join(f"{k} {v:.4g}" for k, v in result["val"].items() if isinstance(v, float)) or "no val split"
     stdout.print(f"trained {stage} to step {result['step']}: loss {result['history'][0]:.4g} -> "
                  f"{result['history'][-1]:.4g}; val: {val}; wrote {result['checkpoint']}", markup=False, soft_wrap=True)  # fmt: skip

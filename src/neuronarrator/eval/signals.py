@@ -18,7 +18,7 @@ import pyarrow as pa
 from neuronarrator.corpus.sources.base import SFREQ_HZ
 
 #: Manifest columns the benchmark reads per session (labels, EHR, identity).
-SESSION_COLUMNS = ("session_id", "patient", "split", "source", "key", "codes", "state", "impression",
+SESSION_COLUMNS = ("session_id", "patient", "split", "source", "key", "codes", "state", "impression", "narrative",
                    "labels_complete", "age_years", "sex", "icd10", "atc", "findings")  # fmt: skip
 
 

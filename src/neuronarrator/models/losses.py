@@ -16,7 +16,10 @@ MAX_LOGIT_SCALE = 100.0
 
 
 def symmetric_info_nce(
-    a: torch.Tensor, b: torch.Tensor, temperature: float | torch.Tensor = INITIAL_TEMPERATURE
+    a: torch.Tensor,
+    b: torch.Tensor,
+    temperature: float | torch.Tensor = INITIAL_TEMPERATURE,
+    groups: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Symmetric InfoNCE between two batches of paired embeddings (open_clip's ``ClipLoss``).
 
@@ -28,6 +31,10 @@ def symmetric_info_nce(
         Embeddings of the two sides (EEG session and text, say); L2-normalised here, so any scale is fine.
     temperature : float or scalar Tensor
         τ: logits are cosine similarities divided by τ (a Tensor keeps its gradient, for a learnt τ).
+    groups : Tensor, shape (n,), optional
+        Ids of identical pairs: rows with equal ids (two sessions with the same report summary, say) are
+        all positives of each other, with the target spread evenly over them, instead of being pushed
+        apart as negatives. Default: every row its own group (plain InfoNCE).
 
     Returns
     -------
@@ -41,8 +48,12 @@ def symmetric_info_nce(
     a = F.normalize(a, dim=-1)
     b = F.normalize(b, dim=-1)
     logits_ab = a @ b.T / temperature  # (n, n): row i scores a_i against every b
-    labels = torch.arange(a.shape[0], device=a.device)
-    return (F.cross_entropy(logits_ab, labels) + F.cross_entropy(logits_ab.T, labels)) / 2
+    if groups is None:
+        labels = torch.arange(a.shape[0], device=a.device)
+        return (F.cross_entropy(logits_ab, labels) + F.cross_entropy(logits_ab.T, labels)) / 2
+    same = (groups[:, None] == groups[None, :]).to(logits_ab.dtype)  # (n, n), symmetric
+    targets = same / same.sum(1, keepdim=True)
+    return (F.cross_entropy(logits_ab, targets) + F.cross_entropy(logits_ab.T, targets)) / 2
 
 
 class LearnableTemperature(nn.Module):

@@ -297,12 +297,17 @@ def masked_token_loss(
 
 
 def session_batch(
-    codes: list[torch.Tensor], tile_index: list[torch.Tensor], config: SessionConfig
+    codes: list[torch.Tensor],
+    tile_index: list[torch.Tensor],
+    config: SessionConfig,
+    token_valid: list[torch.Tensor] | None = None,
 ) -> dict[str, torch.Tensor]:
     """Pad sessions of different lengths into a batch for :meth:`SessionTransformer.forward`.
 
-    ``codes[i]`` is (n_tiles_i, codes_freq · codes_time) long (one tokenizer ``encode`` row per tile) and
-    ``tile_index[i]`` (n_tiles_i, 2) from ``session_tiles``."""
+    ``codes[i]`` is (n_tiles_i, codes_freq · codes_time) long (one tokenizer ``encode`` row per tile),
+    ``tile_index[i]`` (n_tiles_i, 2) from ``session_tiles`` and, optionally, ``token_valid[i]`` (n_tiles_i,
+    codes_freq · codes_time) bool: tokens that hold no data (a missing derivation, the padded end of a
+    session) become padding too."""
     rows = [(c.reshape(-1), *positions_for(t, config)) for c, t in zip(codes, tile_index, strict=True)]
     n = max(r[0].numel() for r in rows)
     out = {
@@ -313,5 +318,5 @@ def session_batch(
     for i, row in enumerate(rows):
         for key, ids in zip(("codes", "derivation", "freq_row", "time_pos"), row, strict=True):
             out[key][i, : ids.numel()] = ids
-        out["pad_mask"][i, : row[0].numel()] = False
+        out["pad_mask"][i, : row[0].numel()] = False if token_valid is None else ~token_valid[i].reshape(-1)
     return out

@@ -83,6 +83,9 @@ class TextEncoder:
     def __init__(self, path: str | Path | None = None, device: str | None = None) -> None:
         os.environ.update(OFFLINE_ENV)
         from sentence_transformers import SentenceTransformer  # heavy: imported only when used
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # "Loading weights" bars would fill a training log
 
         self.path = Path(path) if path is not None else local_minilm_path()
         if not self.path.is_dir():

@@ -154,7 +154,11 @@ def train_loop(
     """
     checkpoint_path = Path(checkpoint_path)
     config_dict = dict(config_dict)
-    device = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = (
+        torch.device(device)
+        if device is not None
+        else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    )
     seed_everything(seed)
     model.to(device)
     step, history = 0, []
