@@ -15,6 +15,11 @@ truth when the harmonizer notched (``meta["removed_by_harmonization"]``): labels
 The EHR is drawn consistently with the findings (ICD-10 diagnoses that would have led to the EEG, ATC
 medications that would explain or treat what it shows), at rates below 1 so that the EHR is a clue and
 not a copy of the labels. Everything is deterministic per (seed, session index).
+
+``shift=1`` lists a distribution-shifted set instead (the zero-shot transfer test): other backgrounds,
+an overall gain, more noise, bad electrodes and another reference, with labels still true for the
+stored signal (:mod:`neuronarrator.clinical.phantom.shift`). Its keys (``phantom-shift/000000``),
+patients (``phantom-shift:p000000``) and seeds never collide with the unshifted set's.
 """
 
 from __future__ import annotations
@@ -28,14 +33,15 @@ from typing import Any
 import numpy as np
 
 from neuronarrator.clinical.findings import Findings
-from neuronarrator.clinical.phantom import draw_subject, generate
+from neuronarrator.clinical.phantom import PhantomRecording, Subject, draw_subject, generate
+from neuronarrator.clinical.phantom import shift as shifting
 from neuronarrator.clinical.phantom.canvas import stream
-from neuronarrator.clinical.phantom.generate import PDR_SLOWED_BY
+from neuronarrator.clinical.phantom.generate import MIN_SEIZURE_RECORD_S, PDR_SLOWED_BY
 from neuronarrator.clinical.phantom.subject import draw_findings
 from neuronarrator.clinical.render import render_report
 from neuronarrator.corpus.sources.base import SessionData, SessionItem
 from neuronarrator.io.channels import CANONICAL_19
-from neuronarrator.io.harmonize import harmonize
+from neuronarrator.io.harmonize import Harmonized, harmonize
 from neuronarrator.io.recording import Header, Recording
 
 logger = logging.getLogger(__name__)
@@ -134,6 +140,7 @@ def list_items(
     sessions: int = DEFAULT_SESSIONS,
     duration_s: float = DEFAULT_DURATION_S,
     seed: int = 0,
+    shift: int = 0,
     **_ignored: Any,
 ) -> Iterator[SessionItem]:
     """``sessions`` generated sessions, keyed ``phantom/000000`` ..., patients ``phantom:p000000`` ....
@@ -147,26 +154,34 @@ def list_items(
         Length of every session (at least 10 s, one segment).
     seed : int
         Master seed: every session's seed and every patient's subject derive from it.
+    shift : int
+        0: the training distribution. 1: the distribution-shifted set, keyed ``phantom-shift/000000``,
+        patients ``phantom-shift:p000000``, seeds derived with the level as an extra component.
     """
+    shift = shifting.check_level(shift)
     if sessions < 0:
         raise ValueError(f"sessions must be >= 0, got {sessions}")
     if duration_s < 10.0:
         raise ValueError(f"duration_s must be >= 10 s (one segment), got {duration_s}")
     counts = np.array(list(SESSIONS_PER_PATIENT_P))
     probs = np.array(list(SESSIONS_PER_PATIENT_P.values()))
+    # level 0 keeps its original seeds; a shifted level tags its seeds 10-12 and adds the level
+    tag, extra, prefix = (0, (), "phantom") if shift == 0 else (10, (shift,), "phantom-shift")
+    if shift > 1:
+        prefix += str(shift)
     index, patient = 0, 0
     while index < sessions:
-        n = int(np.random.default_rng(_derived_seed(seed, 1, patient)).choice(counts, p=probs))
+        n = int(np.random.default_rng(_derived_seed(seed, tag + 1, patient, *extra)).choice(counts, p=probs))
         for _ in range(min(n, sessions - index)):
+            options: dict[str, Any] = {
+                "seed": _derived_seed(seed, tag, index, *extra),
+                "patient_seed": _derived_seed(seed, tag + 2, patient, *extra),
+                "duration_s": float(duration_s),
+            }
+            if shift:
+                options["shift"] = shift
             yield SessionItem(
-                source=name,
-                key=f"phantom/{index:06d}",
-                patient=f"phantom:p{patient:06d}",
-                options={
-                    "seed": _derived_seed(seed, 0, index),
-                    "patient_seed": _derived_seed(seed, 2, patient),
-                    "duration_s": float(duration_s),
-                },
+                source=name, key=f"{prefix}/{index:06d}", patient=f"{prefix}:p{patient:06d}", options=options
             )
             index += 1
         patient += 1
@@ -178,26 +193,38 @@ def load(item: SessionItem) -> SessionData:
     duration_s = float(item.options.get("duration_s", DEFAULT_DURATION_S))
     # The same draw generate() makes for findings=None, to know whether this session slows the PDR; the
     # patient's subject then comes from the patient's own stream, so all its sessions share the person.
-    _, drawn = draw_findings(stream(seed, "findings"))
+    state, drawn = draw_findings(stream(seed, "findings"))
     slowed = any(spec.split(":")[0] in PDR_SLOWED_BY for spec in drawn)
     subject = draw_subject(stream(int(item.options["patient_seed"]), "subject"), slowed_pdr=slowed)
-    rec = generate(None, seed=seed, duration_s=duration_s, subject=subject)
+    plan = None
+    if item.options.get("shift", 0):
+        subject, rec, plan = _shifted_session(item, seed, duration_s, subject, state, drawn, slowed)
+        data_uv, channels = shifting.apply_shift(
+            rec.data_uv, rec.sfreq_hz, rec.truth, plan, stream(seed, "shift-montage")
+        )
+    else:
+        rec = generate(None, seed=seed, duration_s=duration_s, subject=subject)
+        data_uv, channels = rec.data_uv, list(CANONICAL_19)
 
     header = Header(age_years=subject.age_years, sex=subject.sex)
     recording = Recording.from_array(
-        rec.data_uv, rec.sfreq_hz, list(CANONICAL_19), path=item.key, events=list(rec.events), header=header
+        data_uv, rec.sfreq_hz, channels, path=item.key, events=list(rec.events), header=header
     )
     harmonized = harmonize(recording)
+    if plan is not None:
+        harmonized = _check_montage(harmonized, recording, data_uv, channels, plan)
     truth, removed = rec.truth, []
     if harmonized.line_freq_hz is not None and "line_noise" in truth.codes:
         # The harmonizer notched the mains away: the corpus signal no longer shows it, so neither may its labels.
         truth = replace(truth, findings=tuple(f for f in truth.findings if f.code != "line_noise"))
         removed.append("line_noise")
     narrative = render_report(
-        truth, rng=stream(seed, "narrative"), extras={"pdr_amplitude_uv": subject.pdr_amplitude_uv}
-    )
+        truth, rng=stream(seed, "narrative"),
+        extras={"pdr_amplitude_uv": subject.pdr_amplitude_uv * (1.0 if plan is None else plan.gain)},
+    )  # fmt: skip
     ehr = draw_ehr(truth, subject.age_years, subject.sex, stream(seed, "ehr"))
     logger.debug("%s: %s, %d findings", item.key, truth.impression, len(truth.findings))
+    meta_shift = {} if plan is None else {"shift": plan.to_dict()}
     return SessionData(
         data_uv=harmonized.data_uv.astype(np.float32, copy=False),
         montage=harmonized.montage,
@@ -211,10 +238,56 @@ def load(item: SessionItem) -> SessionData:
             "seed": seed,
             "requested": list(rec.requested),
             "subject": subject.to_dict(),
-            "original_reference": rec.reference,
+            "original_reference": rec.reference if plan is None else plan.reference,
             "removed_by_harmonization": removed,
             "harmonize": harmonized.to_dict(),
+            **meta_shift,
         },
         labels_complete=True,  # the generator's truth: everything the signal holds
         state_known=True,
     )
+
+
+def _shifted_session(
+    item: SessionItem,
+    seed: int,
+    duration_s: float,
+    subject: Subject,
+    state: str,
+    drawn: list[str],
+    slowed: bool,
+) -> tuple[Subject, PhantomRecording, shifting.ShiftPlan]:
+    """Generate a shifted session: shifted subject, extra artifacts, the state and findings drawn as usual."""
+    plan = shifting.plan_shift(
+        int(item.options["shift"]), subject, state, drawn, slowed_pdr=slowed,
+        person_rng=stream(int(item.options["patient_seed"]), "shift-subject"),
+        session_rng=stream(seed, "shift-session"),
+    )  # fmt: skip
+    specs = plan.specs
+    if duration_s < MIN_SEIZURE_RECORD_S:  # as generate() does for drawn findings
+        specs = [s for s in specs if s.split(":")[0] != "seizure"]
+    rec = generate(specs, seed=seed, duration_s=duration_s, subject=plan.subject, state=state)
+    return plan.subject, rec, plan
+
+
+def _check_montage(
+    harmonized: Harmonized,
+    recording: Recording,
+    data_uv: np.ndarray,
+    channels: list[str],
+    plan: shifting.ShiftPlan,
+) -> Harmonized:
+    """Make sure every bad electrode was replaced and the mains notched; else drop the bad electrodes the
+    harmonizer kept (as missing), name the mains frequency, and harmonize again."""
+    missed = shifting.undetected(plan, harmonized.channels_interpolated, harmonized.channels_masked)
+    plan.undetected = missed
+    if not missed and harmonized.line_freq_hz is not None:
+        return harmonized
+    logger.warning("%s: harmonization missed bad electrodes %s or the mains (%s Hz); redone", recording.path,
+                   missed, harmonized.line_freq_hz)  # fmt: skip
+    keep = [i for i, ch in enumerate(channels) if ch not in missed]
+    again = Recording.from_array(
+        data_uv[keep], recording.sfreq_hz, [channels[i] for i in keep], path=recording.path,
+        events=list(recording.events), header=recording.header,
+    )  # fmt: skip
+    return harmonize(again, line_freq_hz=plan.line_freq_hz)
