@@ -120,22 +120,12 @@ def phantom(
                  f"{truth['impression']}; findings: {codes}", markup=False)  # fmt: skip
 
 
-def train(
-    stage: Annotated[str, typer.Argument(help="The stage to train: tokenizer, session or align (in that order).", show_default=False)],
-    config: Annotated[Path, typer.Option("--config", help="A YAML (or JSON) training config, e.g. configs/tiny.yaml.",
-                                         show_default=False)],  # fmt: skip
-    resume: Annotated[bool, typer.Option("--resume/--no-resume", help="Continue from the config's checkpoint "
-                                         "if it exists.")] = True,  # fmt: skip
-) -> None:
-    """Train one stage from a config file; checkpoints are written atomically and resumed by default."""
+def _read_config(config: Path) -> dict:
+    """A YAML (or JSON) config file as a mapping; TrainConfigError naming the file otherwise."""
     import yaml
 
-    from neuronarrator.train.config import stage_config
     from neuronarrator.train.loop import TrainConfigError
-    from neuronarrator.train.stages import STAGES
 
-    if stage not in STAGES:
-        raise typer.BadParameter(f"{stage!r} is not a stage; stages: {', '.join(STAGES)}", param_hint="STAGE")
     if not config.is_file():
         raise TrainConfigError(f"{config}: no such config file")
     try:
@@ -144,10 +134,76 @@ def train(
         raise TrainConfigError(f"{config}: not valid YAML: {str(error).splitlines()[0]}") from None
     if not isinstance(document, dict):
         raise TrainConfigError(f"{config}: expected a mapping of config keys")
-    result = STAGES[stage](stage_config(document, stage), resume=resume)
+    return document
+
+
+def train(
+    stage: Annotated[str, typer.Argument(help="The stage to train: tokenizer, session or align (in that order).", show_default=False)],
+    config: Annotated[Path, typer.Option("--config", help="A YAML (or JSON) training config, e.g. configs/tiny.yaml.",
+                                         show_default=False)],  # fmt: skip
+    resume: Annotated[bool, typer.Option("--resume/--no-resume", help="Continue from the config's checkpoint "
+                                         "if it exists.")] = True,  # fmt: skip
+) -> None:
+    """Train one stage from a config file; checkpoints are written atomically and resumed by default."""
+    from neuronarrator.train.config import stage_config
+    from neuronarrator.train.stages import STAGES
+
+    if stage not in STAGES:
+        raise typer.BadParameter(f"{stage!r} is not a stage; stages: {', '.join(STAGES)}", param_hint="STAGE")
+    result = STAGES[stage](stage_config(_read_config(config), stage), resume=resume)
     val = ", ".join(f"{k} {v:.4g}" for k, v in result["val"].items() if isinstance(v, float)) or "no val split"
     stdout.print(f"trained {stage} to step {result['step']}: loss {result['history'][0]:.4g} -> "
                  f"{result['history'][-1]:.4g}; val: {val}; wrote {result['checkpoint']}", markup=False, soft_wrap=True)  # fmt: skip
+
+
+def evaluate(
+    config: Annotated[Path, typer.Option("--config", help="A CLEF config with an 'evaluate' section, e.g. "
+                                         "configs/clef-tiny.yaml.", show_default=False)],  # fmt: skip
+    out: Annotated[Path, typer.Option("--out", help="The Markdown table to write (a .json with every number "
+                                      "is written beside it).", show_default=False)],  # fmt: skip
+    suite: Annotated[str, typer.Option("--suite", help="The benchmark suite: clef.")] = "clef",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing outputs.")] = False,
+) -> None:
+    """Run a benchmark suite on frozen embeddings and write its tables."""
+    import json
+
+    from neuronarrator.eval.report import render_markdown
+    from neuronarrator.eval.suite import run_clef_suite, suite_config
+    from neuronarrator.io.atomic import atomic_output
+    from neuronarrator.io.errors import OutputExistsError
+
+    if suite != "clef":
+        raise typer.BadParameter(f"{suite!r} is not a suite; suites: clef", param_hint="--suite")
+    if out.suffix.lower() != ".md":
+        raise typer.BadParameter(f"{out}: the output must end in .md", param_hint="--out")
+    json_path = out.with_suffix(".json")
+    for path in (out, json_path):
+        if path.exists() and not force:
+            raise OutputExistsError(path)
+    results = run_clef_suite(suite_config(_read_config(config)))
+    command = f"neuronarrator evaluate --suite {suite} --config {config} --out {out}"
+    with atomic_output(json_path, force=force) as tmp:
+        tmp.write_text(json.dumps(results, indent=1, default=_json_default), encoding="utf-8")
+    with atomic_output(out, force=force) as tmp:
+        tmp.write_text(render_markdown(results, command), encoding="utf-8")
+    for name, block in results["sets"].items():
+        if "methods" in block and "vs_clef" in block:
+            means = ", ".join(f"{m} {b['summary']['mean_auroc']:.3f}" for m, b in block["methods"].items()
+                              if b["summary"]["mean_auroc"] is not None)  # fmt: skip
+            stdout.print(f"{name}: mean AUROC {means}", markup=False)
+    stdout.print(f"wrote {out} and {json_path}", markup=False)
+
+
+def _json_default(value):
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 # --------------------------------------------------------------------------------------------- corpus
@@ -329,6 +385,7 @@ COMMANDS = {
     "phantom": phantom,
     "label": label,
     "train": train,
+    "evaluate": evaluate,
 }
 for _name, _function in COMMANDS.items():
     app.command(name=_name)(_function)
