@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SHARED ?= ../shared/data
 
-.PHONY: demo test lint bench setup clean
+.PHONY: demo test lint bench clef-benchmark setup clean
 
 setup: $(STAMP)
 
@@ -37,6 +37,17 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_multitaper.py
 	$(BIN)/python bench/bench_inspect.py
 	$(BIN)/python bench/bench_phantom.py
+
+# CLEF end to end on the phantom (configs/clef-tiny.yaml): corpora, the three training stages, then the
+# benchmark table docs/clef-benchmark.md (+ .json). About 15-20 minutes on 2 CPU cores.
+CLEF_CONFIG ?= configs/clef-tiny.yaml
+clef-benchmark: $(STAMP)
+	$(BIN)/neuronarrator corpus build 'phantom?sessions=300&duration_s=60' --out data/clef/phantom --splits 0.6,0.1,0.3
+	$(BIN)/neuronarrator corpus build 'phantom?sessions=120&duration_s=60&shift=1' --out data/clef/phantom-shift
+	$(BIN)/neuronarrator train tokenizer --config $(CLEF_CONFIG)
+	$(BIN)/neuronarrator train session --config $(CLEF_CONFIG)
+	$(BIN)/neuronarrator train align --config $(CLEF_CONFIG)
+	$(BIN)/neuronarrator evaluate --suite clef --config $(CLEF_CONFIG) --out docs/clef-benchmark.md --force
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache

@@ -258,6 +258,8 @@ def corpus_build(
                                            "the segments.")] = True,  # fmt: skip
     force: Annotated[bool, typer.Option("--force", help="Rebuild OUT even if it holds a corpus of other "
                                         "parameters.")] = False,  # fmt: skip
+    splits: Annotated[str, typer.Option("--splits", help="Train, val and test fractions of the patients, "
+                                        "e.g. 0.6,0.1,0.3.")] = "0.8,0.1,0.1",  # fmt: skip
 ) -> None:
     """Build a NeuroCorpus from sources: Zarr shards, a Parquet manifest, a card. Resumable: rerun after an interruption."""
     from rich.progress import (
@@ -272,6 +274,16 @@ def corpus_build(
     from neuronarrator.corpus.build import build_corpus
 
     parsed = [parse_source(text) for text in sources]
+    try:
+        split_fractions = tuple(float(x) for x in splits.split(","))
+    except ValueError:
+        raise typer.BadParameter(f"{splits!r}: give three fractions, e.g. 0.8,0.1,0.1", param_hint="--splits") from None
+    from neuronarrator.corpus.labels import split_of
+
+    try:
+        split_of("-", "-", split_fractions)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--splits") from None
     # Dask's scheduler and nannies log every start and stop at INFO: not news for a user. (Importing
     # distributed sets its loggers' levels, so this must come after the import.)
     import distributed  # noqa: F401
@@ -283,7 +295,7 @@ def corpus_build(
     with Progress(*columns, console=stderr, transient=True, disable=not stderr.is_terminal) as bar:
         task = bar.add_task("shards", total=None)
         report = build_corpus(parsed, out, shard_sessions=shard_sessions, cache_topomaps=topomaps,
-                              scheduler=scheduler, n_workers=workers, force=force,
+                              scheduler=scheduler, n_workers=workers, force=force, split_fractions=split_fractions,
                               progress=lambda done, total: bar.update(task, completed=done, total=total))  # fmt: skip
     stdout.print(f"wrote {out}: {report.sessions} sessions, {report.segments} segments in {report.n_shards} shards "
                  f"({report.shards_built} built, {report.shards_reused} reused) in {report.seconds:.1f} s; "
