@@ -62,8 +62,8 @@ def render_markdown(results: dict[str, Any], command: str) -> str:
     for name, reason in results["not_run"].items():
         lines.append(f"- **{name}: not run** — {reason}")
     for name, info in results["peers"].items():
-        lines.append(f"- {name}: {info['n_params']:,} parameters, trained from scratch for {info['steps']} steps "
-                     f"({info['train_s']} s), final loss {_f(info['final_loss'])}")  # fmt: skip
+        lines.append(f"- {name}: {info['n_params']:,} parameters, trained from scratch for {info['steps']} steps, "
+                     f"final training loss {_f(info['final_loss'])}")  # fmt: skip
     for note in results["notes"]:
         lines.append(f"- {note}")
     lines.append("")
