@@ -16,6 +16,11 @@ from neuronarrator.train.loop import TrainConfigError
 
 #: Where a later stage finds an earlier stage's checkpoint in a sectioned config.
 CHECKPOINT_LINKS = {"tokenizer_checkpoint": "tokenizer", "session_checkpoint": "session"}
+#: The stages in training order: a stage is linked to the checkpoints of the stages before it only.
+STAGE_ORDER = ("tokenizer", "session", "align")
+#: Top-level sections that are not shared training keys (the benchmark's ``evaluate``): kept out of a
+#: stage's config, which its checkpoint stores and a resumed run must match.
+NOT_SHARED = ("stages", "evaluate")
 
 
 def check_config(config: Mapping[str, Any], required: Sequence[str], stage: str) -> None:
@@ -35,9 +40,10 @@ def stage_config(document: Mapping[str, Any], stage: str) -> dict[str, Any]:
         raise TrainConfigError(
             f"the config has no section for stage {stage!r} (it has {', '.join(sections)})"
         )
-    shared = {k: v for k, v in document.items() if k != "stages"}
+    shared = {k: v for k, v in document.items() if k not in NOT_SHARED}
     config = {**shared, **sections[stage]}
+    before = STAGE_ORDER[: STAGE_ORDER.index(stage)] if stage in STAGE_ORDER else ()
     for key, earlier in CHECKPOINT_LINKS.items():
-        if key not in config and earlier in sections and "checkpoint" in sections[earlier]:
+        if key not in config and earlier in before and "checkpoint" in sections.get(earlier, {}):
             config[key] = sections[earlier]["checkpoint"]
     return config
