@@ -183,15 +183,32 @@ def evaluate(
     results = run_clef_suite(suite_config(_read_config(config)))
     command = f"neuronarrator evaluate --suite {suite} --config {config} --out {out}"
     with atomic_output(json_path, force=force) as tmp:
-        tmp.write_text(json.dumps(results, indent=1, default=_json_default), encoding="utf-8")
+        tmp.write_text(json.dumps(_finite(results), indent=1, default=_json_default, allow_nan=False), encoding="utf-8")
     with atomic_output(out, force=force) as tmp:
         tmp.write_text(render_markdown(results, command), encoding="utf-8")
     for name, block in results["sets"].items():
         if "methods" in block and "vs_clef" in block:
             means = ", ".join(f"{m} {b['summary']['mean_auroc']:.3f}" for m, b in block["methods"].items()
                               if b["summary"]["mean_auroc"] is not None)  # fmt: skip
-            stdout.print(f"{name}: mean AUROC {means}", markup=False)
+            stdout.print(f"{name}: mean AUROC {means or 'none (no task evaluable)'}", markup=False)
     stdout.print(f"wrote {out} and {json_path}", markup=False)
+
+
+def _finite(value):
+    """NaN and infinities → None, recursively: strict JSON has no NaN (a skipped task's metrics)."""
+    import math
+
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _finite(value.tolist())
+    if isinstance(value, float | np.floating) and not math.isfinite(float(value)):
+        return None
+    return value
 
 
 def _json_default(value):

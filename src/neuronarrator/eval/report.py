@@ -18,7 +18,10 @@ def _ci(row: dict[str, Any], key: str) -> str:
 
 
 def _probe_set(lines: list[str], block: dict[str, Any]) -> None:
-    lines.append(f"{block['description']}: {block['n_sessions']} sessions, {block['n_patients']} patients.\n")
+    patients = "patient" if block["n_patients"] == 1 else "patients"
+    lines.append(
+        f"{block['description']}: {block['n_sessions']} sessions, {block['n_patients']} {patients}.\n"
+    )
     lines.append(
         "| method | tasks | mean AUROC | mean AUPR | mean balanced acc. | CLEF − method, mean AUROC [95% CI] | CLEF better on |"
     )

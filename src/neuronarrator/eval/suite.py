@@ -102,6 +102,8 @@ class _Methods:
         self.not_run: dict[str, str] = {}
         self.info: dict[str, dict[str, Any]] = {}
         self._clef = None
+        self._clef_cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._prompt_cache: dict[str, dict[str, np.ndarray]] = {}
 
     def clef(self):
         if self._clef is None:
@@ -110,12 +112,23 @@ class _Methods:
             self._clef = ClefEmbedder(self.config["checkpoint"])
         return self._clef
 
+    def clef_embed(self, eval_set: EvalSet) -> tuple[np.ndarray, np.ndarray]:
+        """(session embeddings, text-space projections) of a set, computed once per set."""
+        if eval_set.name not in self._clef_cache:
+            self._clef_cache[eval_set.name] = self.clef().embed(eval_set.sessions)
+        return self._clef_cache[eval_set.name]
+
+    def prompts(self, key: str, table: dict[str, list[str]]) -> dict[str, np.ndarray]:
+        if key not in self._prompt_cache:
+            self._prompt_cache[key] = self.clef().embed_prompts(table)
+        return self._prompt_cache[key]
+
     def embedders(self) -> dict[str, Callable[[EvalSet], np.ndarray]]:
         from neuronarrator.eval.bandpower import bandpower_matrix
         from neuronarrator.eval.peers import embed_sessions, peer_available, train_peer
 
         out: dict[str, Callable[[EvalSet], np.ndarray]] = {
-            "clef": lambda s: self.clef().embed(s.sessions)[0],
+            "clef": lambda s: self.clef_embed(s)[0],
             "bandpower": lambda s: bandpower_matrix(s.sessions),
         }
         for name in self.config.get("peers", DEFAULT_PEERS):
@@ -195,10 +208,10 @@ def run_clef_suite(config: Mapping[str, Any]) -> dict[str, Any]:
             notes.append(
                 f"{set_name}: no task has {MIN_PER_CLASS} sessions of each class; nothing to compare"
             )
-        _, text = methods.clef().embed(eval_set.sessions)
+        _, text = methods.clef_embed(eval_set)
         block["zero_shot"] = {}
         for family in ("summary", "plain"):
-            prompts = methods.clef().embed_prompts(prompt_table(family))
+            prompts = methods.prompts(f"findings/{family}", prompt_table(family))
             block["zero_shot"][family] = _zero_shot_rows(zero_shot_scores(text, prompts), eval_set.labels,
                                                          eval_set.groups, n_boot, seed, lambda c: f"finding:{c}")  # fmt: skip
         results["sets"][set_name] = block
@@ -219,9 +232,9 @@ def _eegmmi_block(eegmmi: EvalSet, embedders, methods: _Methods, n_boot: int, se
         ci = bootstrap_ci(y, scores, pairs, n_boot=n_boot, seed=seed)
         block["methods"][name] = {"auroc": m["auroc"], "auroc_lo": ci["auroc"][0], "auroc_hi": ci["auroc"][1],
                                   "balanced_accuracy": m["balanced_accuracy"]}  # fmt: skip
-    _, text = methods.clef().embed(eegmmi.sessions)
+    _, text = methods.clef_embed(eegmmi)
     block["zero_shot"] = {}
     for family in ("summary", "plain"):
-        score = zero_shot_scores(text, methods.clef().embed_prompts(eyes_prompt_table(family)))["pdr"]
+        score = zero_shot_scores(text, methods.prompts(f"eyes/{family}", eyes_prompt_table(family)))["pdr"]
         block["zero_shot"][family] = {"auroc": binary_metrics(y, score)["auroc"]}
     return block

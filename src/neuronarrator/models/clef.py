@@ -11,8 +11,10 @@ projection heads, as CLEF has separate heads per modality pair:
 
 The loss is a weighted sum of two symmetric InfoNCE terms (session↔text over the sessions that have a
 report, session↔EHR over those with any EHR field), each with its own temperature (learnt from 0.07 by
-default, as CLIP). Sessions with the same summary (every plain normal EEG, say) or the same EHR are
-positives of each other rather than negatives (``groups`` of :func:`symmetric_info_nce`). The text encoder itself is never trained: its embeddings are computed once, outside.
+default, as CLIP). Sessions with the same summary (every plain normal EEG, say) or the same EHR key are
+positives of each other rather than negatives (``groups`` of :func:`symmetric_info_nce`). For identical
+text embeddings this gives the plain InfoNCE's value anyway (the duplicate columns cannot be told apart);
+it matters where a group's members differ, as EHRs whose ages round to the same key do. The text encoder itself is never trained: its embeddings are computed once, outside.
 Zero-shot classification compares ``session_text`` projections with projected prompt embeddings.
 """
 

@@ -27,7 +27,7 @@ import torch
 from neuronarrator.models.losses import symmetric_info_nce
 from neuronarrator.train.batches import epoch_batches
 from neuronarrator.train.config import check_config
-from neuronarrator.train.loop import TrainConfigError, load_checkpoint, save_checkpoint, train_loop
+from neuronarrator.train.loop import TrainConfigError, finish_stage, stage_checkpoint, train_loop
 
 log = logging.getLogger(__name__)
 
@@ -206,17 +206,8 @@ def train_align(config: Mapping[str, Any], *, resume: bool = True) -> dict[str, 
     )  # fmt: skip
     val = evaluate_align(model, align_data(config["corpus"], "val", tokenizer, text_encoder, max_tt, max_sessions),
                          session.config)  # fmt: skip
-    ckpt = load_checkpoint(config["checkpoint"])
-    ckpt["manifest"] = {**ckpt["manifest"], "stage": "align", "val": val, "train_sessions": len(data.tokens),
-                        "ehr_vocab": vocab.to_dict(), "align_config": dataclasses.asdict(model_align),
-                        "text_model": str(text_encoder.path)}  # fmt: skip
-    save_checkpoint(config["checkpoint"], ckpt)
-    return {
-        "checkpoint": str(config["checkpoint"]),
-        "step": int(ckpt["step"]),
-        "history": history,
-        "val": val,
-    }
+    return finish_stage(config, "align", history, val, train_sessions=len(data.tokens), ehr_vocab=vocab.to_dict(),
+                        align_config=dataclasses.asdict(model_align), text_model=str(text_encoder.path))  # fmt: skip
 
 
 def load_clef(path: str | Path, device: torch.device | str = "cpu"):
@@ -225,14 +216,8 @@ def load_clef(path: str | Path, device: torch.device | str = "cpu"):
     from neuronarrator.models.ehr import EHRVocab
     from neuronarrator.train.session_stage import load_session_model
 
-    if not Path(path).is_file():
-        raise TrainConfigError(f"{path}: no align checkpoint; train the align stage first")
-    ckpt = load_checkpoint(path, map_location=device)
+    ckpt = stage_checkpoint(path, "align", device)
     manifest = ckpt["manifest"]
-    if manifest.get("stage") != "align":
-        raise TrainConfigError(
-            f"{path}: not a finished align-stage checkpoint (stage {manifest.get('stage')!r})"
-        )
     session, tokenizer = load_session_model(ckpt["config"]["session_checkpoint"], device)
     model = ClefAligner(
         session, EHRVocab.from_dict(manifest["ehr_vocab"]), AlignConfig(**manifest["align_config"])

@@ -103,6 +103,35 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     return torch.load(path, map_location=map_location, weights_only=True)
 
 
+def finish_stage(config: Mapping[str, Any], stage: str, history: list[float], val: dict[str, Any],
+                 **manifest: Any) -> dict[str, Any]:  # fmt: skip
+    """Mark a stage's final checkpoint finished: ``stage``, ``val`` and ``manifest`` into its manifest.
+    Returns the stage result ``{"checkpoint", "step", "history", "val"}``."""
+    ckpt = load_checkpoint(config["checkpoint"])
+    ckpt["manifest"] = {**ckpt["manifest"], "stage": stage, "val": val, **manifest}
+    save_checkpoint(config["checkpoint"], ckpt)
+    return {
+        "checkpoint": str(config["checkpoint"]),
+        "step": int(ckpt["step"]),
+        "history": history,
+        "val": val,
+    }
+
+
+def stage_checkpoint(
+    path: str | Path, stage: str, map_location: str | torch.device = "cpu"
+) -> dict[str, Any]:
+    """A finished stage's checkpoint; TrainConfigError naming the path when it is missing or of another
+    (or an unfinished) stage."""
+    if not Path(path).is_file():
+        raise TrainConfigError(f"{path}: no {stage} checkpoint; train the {stage} stage first")
+    ckpt = load_checkpoint(path, map_location=map_location)
+    found = ckpt.get("manifest", {}).get("stage")
+    if found != stage:
+        raise TrainConfigError(f"{path}: not a finished {stage}-stage checkpoint (stage {found!r})")
+    return ckpt
+
+
 def config_differences(saved: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
     """Keys (outside :data:`RESUMABLE_KEYS`) whose values differ, as ``key: saved -> current``."""
     keys = sorted((set(saved) | set(current)) - RESUMABLE_KEYS)

@@ -25,7 +25,7 @@ import torch
 
 from neuronarrator.train.batches import epoch_batches
 from neuronarrator.train.config import check_config
-from neuronarrator.train.loop import TrainConfigError, load_checkpoint, save_checkpoint, train_loop
+from neuronarrator.train.loop import TrainConfigError, finish_stage, stage_checkpoint, train_loop
 
 log = logging.getLogger(__name__)
 
@@ -156,16 +156,8 @@ def train_session(config: Mapping[str, Any], *, resume: bool = True) -> dict[str
     val = evaluate_session(model, val_tokens, mask_ratio, seed)
     if not val["n_sessions"]:
         log.warning("%s: the val split is empty; no validation metrics", config["corpus"])
-    ckpt = load_checkpoint(config["checkpoint"])
-    ckpt["manifest"] = {**ckpt["manifest"], "stage": "session", "val": val, "train_sessions": len(tokens),
-                        "session_config": dataclasses.asdict(model_config)}  # fmt: skip
-    save_checkpoint(config["checkpoint"], ckpt)
-    return {
-        "checkpoint": str(config["checkpoint"]),
-        "step": int(ckpt["step"]),
-        "history": history,
-        "val": val,
-    }
+    return finish_stage(config, "session", history, val, train_sessions=len(tokens),
+                        session_config=dataclasses.asdict(model_config))  # fmt: skip
 
 
 def load_session_model(path: str | Path, device: torch.device | str = "cpu"):
@@ -173,9 +165,7 @@ def load_session_model(path: str | Path, device: torch.device | str = "cpu"):
     from neuronarrator.models.session import SessionTransformer
     from neuronarrator.train.tokenizer_stage import load_tokenizer
 
-    if not Path(path).is_file():
-        raise TrainConfigError(f"{path}: no session checkpoint; train the session stage first")
-    ckpt = load_checkpoint(path, map_location=device)
+    ckpt = stage_checkpoint(path, "session", device)
     tokenizer = load_tokenizer(ckpt["config"]["tokenizer_checkpoint"], device)
     model = SessionTransformer(session_config(ckpt["config"], tokenizer.config))
     model.load_state_dict(ckpt["model"])

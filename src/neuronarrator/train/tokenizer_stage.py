@@ -21,7 +21,7 @@ import torch
 
 from neuronarrator.train.batches import epoch_batches
 from neuronarrator.train.config import check_config
-from neuronarrator.train.loop import TrainConfigError, load_checkpoint, save_checkpoint, train_loop
+from neuronarrator.train.loop import TrainConfigError, finish_stage, stage_checkpoint, train_loop
 
 log = logging.getLogger(__name__)
 
@@ -126,24 +126,14 @@ def train_tokenizer(config: Mapping[str, Any], *, resume: bool = True) -> dict[s
     val = evaluate_tokenizer(model, val_tiles, val_masks)
     if not val["n_tiles"]:
         log.warning("%s: the val split is empty; no validation metrics", config["corpus"])
-    ckpt = load_checkpoint(config["checkpoint"])
-    ckpt["manifest"] = {**ckpt["manifest"], "stage": "tokenizer", "val": val, "train_tiles": len(tiles)}
-    save_checkpoint(config["checkpoint"], ckpt)
-    return {
-        "checkpoint": str(config["checkpoint"]),
-        "step": int(ckpt["step"]),
-        "history": history,
-        "val": val,
-    }
+    return finish_stage(config, "tokenizer", history, val, train_tiles=len(tiles))
 
 
 def load_tokenizer(path: str | Path, device: torch.device | str = "cpu"):
     """The trained tokenizer of a tokenizer-stage checkpoint, in eval mode."""
     from neuronarrator.models.tokenizer import SpectrogramTokenizer
 
-    if not Path(path).is_file():
-        raise TrainConfigError(f"{path}: no tokenizer checkpoint; train the tokenizer stage first")
-    ckpt = load_checkpoint(path, map_location=device)
+    ckpt = stage_checkpoint(path, "tokenizer", device)
     model = SpectrogramTokenizer(tokenizer_config(ckpt["config"]))
     model.load_state_dict(ckpt["model"])
     return model.to(device).eval()

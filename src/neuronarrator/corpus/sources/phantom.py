@@ -283,7 +283,7 @@ def _check_montage(
     plan.undetected = missed
     if not missed and harmonized.line_freq_hz is not None:
         return harmonized
-    logger.warning("%s: harmonization missed bad electrodes %s or the mains (%s Hz); redone", recording.path,
+    logger.info("%s: harmonization missed bad electrodes %s or the mains (%s Hz); redone", recording.path,
                    missed, harmonized.line_freq_hz)  # fmt: skip
     keep = [i for i, ch in enumerate(channels) if ch not in missed]
     again = Recording.from_array(
