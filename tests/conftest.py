@@ -438,3 +438,15 @@ def fake_source(tmp_path_factory: pytest.TempPathFactory) -> Any:
     spec.loader.exec_module(module)
     yield module
     sys.modules.pop(module_name, None)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One intra-op torch thread for a module of tiny models: on a busy 2-core machine two threads
+    spin-wait on each other and small convolutions, Transformers and MiniLM run ten times slower."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

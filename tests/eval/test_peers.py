@@ -31,14 +31,7 @@ BRAINDECODE = ("biot", "labram", "cbramod")
 TINY = {"d_model": 32, "n_layers": 1, "n_heads": 2}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """One intra-op thread: these models are tiny, and two threads on a busy 2-core machine spin-wait (a
-    training test then takes 30x longer)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -17,13 +17,7 @@ from neuronarrator.models.tokenizer import SpectrogramTokenizer, TokenizerConfig
 SFREQ = 200
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Two intra-op threads on a busy 2-core machine make these small convolutions many times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ def _write(path: Path, document: dict) -> str:
 
 
 @pytest.fixture(scope="module")
-def clef(tmp_path_factory):
+def clef(tmp_path_factory, one_torch_thread):
     """Both corpora, the sectioned config and the three trained checkpoints.
 
     14 sessions split (0.4, 0.4, 0.2) by patient hash: 9 train, 2 val (2 patients), 3 test. Torch runs on
@@ -30,8 +30,6 @@ def clef(tmp_path_factory):
     ten times slower."""
     from neuronarrator.corpus.build import build_corpus
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("clef")
     corpus, shifted = root / "corpus", root / "shifted"
     build_corpus([("phantom", None, {"sessions": 14, "duration_s": 30})], corpus, scheduler="synchronous",
@@ -59,8 +57,7 @@ def clef(tmp_path_factory):
     config = _write(root / "clef.yaml", document)
     for stage in ("tokenizer", "session", "align"):
         assert main(["train", stage, "--config", config]) == 0, stage
-    yield {"root": root, "corpus": corpus, "config": config, "document": document, "ck": ck}
-    torch.set_num_threads(threads)
+    return {"root": root, "corpus": corpus, "config": config, "document": document, "ck": ck}
 
 
 def test_stages_write_checkpoints_and_val_metrics(clef):
