@@ -162,13 +162,18 @@ def test_evaluate_clef_suite(clef, tmp_path, capsys):
     assert results["peers"]["biot_style"]["steps"] == 3
     for name in ("heldout", "shifted"):
         block = results["sets"][name]
-        assert set(block["methods"]) == {"clef", "bandpower", "biot_style"}
+        assert set(block["methods"]) == {"clef", "clef_pretrained", "bandpower", "biot_style"}
         assert block["n_sessions"] > 0 and set(block["zero_shot"]) == {"summary", "plain"}
-        assert set(block["vs_clef"]) <= {"bandpower", "biot_style"}
+        assert set(block["vs_clef"]) <= {"clef_pretrained", "bandpower", "biot_style"}
     assert results["sets"]["shifted"]["n_sessions"] == 8
     if "eegmmi" in results["sets"]:
         block = results["sets"]["eegmmi"]
-        assert block["n_sessions"] == 12 and set(block["methods"]) == {"clef", "bandpower", "biot_style"}
+        assert block["n_sessions"] == 12 and set(block["methods"]) == {
+            "clef",
+            "clef_pretrained",
+            "bandpower",
+            "biot_style",
+        }
         assert "EEGMMI" in markdown
 
     tokenizer = results["tokenizer"]

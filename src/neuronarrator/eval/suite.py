@@ -2,7 +2,8 @@
 
 Methods, all frozen, all read by the same linear probes (:mod:`.probes`):
 
-* ``clef``: the aligned session Transformer's embedding (:mod:`.clef_embed`);
+* ``clef``: the aligned session Transformer's embedding (:mod:`.clef_embed`), and ``clef_pretrained``,
+  the same model before alignment (the ablation that shows what report/EHR alignment adds);
 * ``bandpower``: Welch band powers per channel (:mod:`.bandpower`), the classical baseline;
 * short-window peers (:mod:`.peers`): trained from scratch on the corpus's 10-s train segments for
   ``peer_steps`` steps, then frozen, window embeddings mean-pooled per session. braindecode peers that
@@ -103,6 +104,7 @@ class _Methods:
         self.info: dict[str, dict[str, Any]] = {}
         self._clef = None
         self._clef_cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._token_cache: dict[str, list] = {}
         self._prompt_cache: dict[str, dict[str, np.ndarray]] = {}
 
     def clef(self):
@@ -112,10 +114,17 @@ class _Methods:
             self._clef = ClefEmbedder(self.config["checkpoint"])
         return self._clef
 
+    def clef_tokens(self, eval_set: EvalSet) -> list:
+        if eval_set.name not in self._token_cache:
+            self._token_cache[eval_set.name] = self.clef().tokens(eval_set.sessions)
+        return self._token_cache[eval_set.name]
+
     def clef_embed(self, eval_set: EvalSet) -> tuple[np.ndarray, np.ndarray]:
         """(session embeddings, text-space projections) of a set, computed once per set."""
         if eval_set.name not in self._clef_cache:
-            self._clef_cache[eval_set.name] = self.clef().embed(eval_set.sessions)
+            self._clef_cache[eval_set.name] = self.clef().embed(
+                eval_set.sessions, tokens=self.clef_tokens(eval_set)
+            )
         return self._clef_cache[eval_set.name]
 
     def prompts(self, key: str, table: dict[str, list[str]]) -> dict[str, np.ndarray]:
@@ -129,6 +138,8 @@ class _Methods:
 
         out: dict[str, Callable[[EvalSet], np.ndarray]] = {
             "clef": lambda s: self.clef_embed(s)[0],
+            # ablation: the same session model before alignment (masked-token pretraining only)
+            "clef_pretrained": lambda s: self.clef().embed_pretrained(self.clef_tokens(s)),
             "bandpower": lambda s: bandpower_matrix(s.sessions),
         }
         for name in self.config.get("peers", DEFAULT_PEERS):

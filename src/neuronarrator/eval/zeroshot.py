@@ -4,8 +4,8 @@ closer its projection into the text space lies to the finding's prompts than to 
 Two prompt families, both averaged over variants (CLIP's prompt ensembling) and each embedded by the
 frozen text encoder then the aligner's text head:
 
-* ``summary`` prompts are written the way the aligned text was (:func:`canonical_summary` of a findings
-  document holding the one finding, over sides and regions where the finding has them);
+* ``summary`` prompts are written the way the aligned text was (:func:`canonical_summary` of the normal
+  reference's findings plus the one finding, over sides and regions where the finding has them);
 * ``plain`` prompts are free text a clinician might type ("EEG with left temporal focal slowing"), the
   wording the issue names; they test whether alignment reached the MiniLM space beyond the summary form.
 
@@ -44,13 +44,18 @@ def _variants(code: str) -> list[Finding]:
     return [Finding(code)]
 
 
+def _normal_findings(hz: float) -> tuple[Finding, ...]:
+    return (Finding("pdr", frequency_hz=hz), Finding("pdr_reactive"))
+
+
 def summary_prompts(code: str) -> list[str]:
-    """Canonical summaries of a finding alone (impression abnormal for abnormal codes)."""
+    """Canonical summaries of the normal reference with the one finding added (impression abnormal for
+    abnormal codes): the prompt and the reference then differ by the finding's own phrase (and the
+    impression), so a session is not scored for whatever else the reference lacks or holds (without the
+    PDR in the prompt, every awake record would look "less like a blink" than the reference)."""
     impression = "abnormal" if code in ABNORMAL_CODES else "normal"
-    return [
-        canonical_summary(Findings(findings=(f,), state="awake", impression=impression))
-        for f in _variants(code)
-    ]
+    return [canonical_summary(Findings(findings=(*_normal_findings(hz), f), state="awake", impression=impression))
+            for f in _variants(code) for hz in NORMAL_PDR_HZ]  # fmt: skip
 
 
 def plain_prompts(code: str) -> list[str]:
@@ -64,8 +69,8 @@ def plain_prompts(code: str) -> list[str]:
 def normal_prompts(family: str) -> list[str]:
     if family == "plain":
         return ["normal EEG", "normal awake EEG", "normal EEG with a well-formed posterior dominant rhythm"]
-    return [canonical_summary(Findings(findings=(Finding("pdr", frequency_hz=hz), Finding("pdr_reactive")),
-                                       state="awake", impression="normal")) for hz in NORMAL_PDR_HZ]  # fmt: skip
+    return [canonical_summary(Findings(findings=_normal_findings(hz), state="awake", impression="normal"))
+            for hz in NORMAL_PDR_HZ]  # fmt: skip
 
 
 PROMPT_FAMILIES = {"summary": summary_prompts, "plain": plain_prompts}
