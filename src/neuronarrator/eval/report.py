@@ -47,7 +47,12 @@ def _probe_set(lines: list[str], block: dict[str, Any]) -> None:
     if skipped:
         lines.append(f"\nNot evaluable here ({len(skipped)} tasks, too few of a class): "
                      + "; ".join(f"{r['task']} ({r['skipped']})" for r in skipped) + ".")  # fmt: skip
-    lines.append("\nZero-shot (CLEF, prompts vs a normal-EEG prompt), AUROC per finding:\n")
+    means = []
+    for family in ("summary", "plain"):
+        values = [r["auroc"] for r in block["zero_shot"][family] if not r.get("skipped") and r.get("auroc") is not None]
+        means.append(f"{_f(sum(values) / len(values)) if values else '–'} ({family}, {len(values)} findings)")
+    lines.append("\nZero-shot (CLEF, prompts vs a normal-EEG prompt), AUROC per finding; mean: "
+                 f"{'; '.join(means)}.\n")  # fmt: skip
     lines.append("| finding | n (pos) | summary prompts | plain prompts |")
     lines.append("|---|---|---|---|")
     plain = {r["task"]: r for r in block["zero_shot"]["plain"]}
