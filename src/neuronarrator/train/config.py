@@ -15,9 +15,10 @@ from typing import Any
 from neuronarrator.train.loop import TrainConfigError
 
 #: Where a later stage finds an earlier stage's checkpoint in a sectioned config.
-CHECKPOINT_LINKS = {"tokenizer_checkpoint": "tokenizer", "session_checkpoint": "session"}
+CHECKPOINT_LINKS = {"tokenizer_checkpoint": "tokenizer", "session_checkpoint": "session",
+                    "stage1_checkpoint": "stage1"}  # fmt: skip
 #: The stages in training order: a stage is linked to the checkpoints of the stages before it only.
-STAGE_ORDER = ("tokenizer", "session", "align")
+STAGE_ORDER = ("tokenizer", "session", "align", "stage1", "narrator")
 #: Top-level sections that are not shared training keys (the benchmark's ``evaluate``): kept out of a
 #: stage's config, which its checkpoint stores and a resumed run must match.
 NOT_SHARED = ("stages", "evaluate")
