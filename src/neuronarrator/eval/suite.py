@@ -35,6 +35,7 @@ from neuronarrator.eval.metrics import binary_metrics, bootstrap_ci, paired_mean
 from neuronarrator.eval.probes import evaluate_probes, fit_probe
 from neuronarrator.eval.sets import EvalSet, eegmmi_set, phantom_set
 from neuronarrator.eval.tasks import MIN_PER_CLASS
+from neuronarrator.eval.zeroshot import eyes_prompt_table, prompt_table, zero_shot_scores
 from neuronarrator.train.loop import TrainConfigError
 
 log = logging.getLogger(__name__)
@@ -180,8 +181,6 @@ def tokenizer_report(tokenizer, test: EvalSet) -> dict[str, Any]:
 
 def run_clef_suite(config: Mapping[str, Any]) -> dict[str, Any]:
     """Run the whole benchmark; returns a JSON-ready dict (see :func:`render_markdown`)."""
-    from neuronarrator.eval.zeroshot import eyes_prompt_table, prompt_table, zero_shot_scores
-
     n_boot, seed = int(config.get("n_boot", 1000)), int(config.get("seed", 0))
     train = phantom_set(config["corpus"], ("train", "val"), "train", "phantom train+val (probe fitting)")
     sets = {"heldout": phantom_set(config["corpus"], ("test",), "heldout", "phantom held-out test split")}
@@ -227,14 +226,12 @@ def run_clef_suite(config: Mapping[str, Any]) -> dict[str, Any]:
                                                          eval_set.groups, n_boot, seed, lambda c: f"finding:{c}")  # fmt: skip
         results["sets"][set_name] = block
     if eegmmi is not None:
-        results["sets"]["eegmmi"] = _eegmmi_block(eegmmi, embedders, methods, n_boot, seed, eyes_prompt_table,
-                                                  zero_shot_scores)  # fmt: skip
+        results["sets"]["eegmmi"] = _eegmmi_block(eegmmi, embedders, methods, n_boot, seed)
     results["tokenizer"] = tokenizer_report(methods.clef().tokenizer, sets["heldout"])
     return results
 
 
-def _eegmmi_block(eegmmi: EvalSet, embedders, methods: _Methods, n_boot: int, seed: int, eyes_prompt_table,
-                  zero_shot_scores) -> dict[str, Any]:  # fmt: skip
+def _eegmmi_block(eegmmi: EvalSet, embedders, methods: _Methods, n_boot: int, seed: int) -> dict[str, Any]:
     y, pairs = eegmmi.labels["eyes_closed"], eegmmi.groups
     block: dict[str, Any] = {"description": eegmmi.description, "n_sessions": len(eegmmi), "methods": {}}
     for name, embed in embedders.items():
