@@ -46,7 +46,9 @@ def _narrator(config: Mapping[str, Any], *, resume: bool = True) -> dict[str, An
 
 #: Stage name -> function ``(config, *, resume) -> metrics dict``, in training order.
 STAGES: dict[str, Callable[..., dict[str, Any]]] = {
-    "tokenizer": _tokenizer,
+    "tokenizer": _tokenizer,  # CLEF
     "session": _session,
     "align": _align,
+    "stage1": _stage1,  # NeuroNarrator
+    "narrator": _narrator,
 }
