@@ -114,18 +114,17 @@ def test_overfits_two_sessions_by_their_eeg(corpus, tmp_path):
 
 def test_stage1_encoder_embeds_segments_beside_band_powers(corpus, tmp_path, monkeypatch):
     """With a stage1_checkpoint the frozen waveform encoder's segment embeddings join the band powers
-    (load_stage1 stubbed with a random tiny encoder: the stage-1 stage is tested on its own)."""
-    import types
-
+    (load_stage1 returns an untrained tiny Stage1Model: the stage-1 stage is tested on its own)."""
     import torch
 
-    from neuronarrator.models.encoders import WaveformConfig, WaveformEncoder
+    from neuronarrator.models.stage1 import Stage1Config, Stage1Model
     from neuronarrator.train import stage1_stage
     from neuronarrator.train.narrator_stage import load_narrator, narrate, train_narrator
 
     torch.manual_seed(0)
-    encoder = WaveformEncoder(WaveformConfig.tiny())
-    monkeypatch.setattr(stage1_stage, "load_stage1", lambda path, device="cpu": (types.SimpleNamespace(waveform=encoder), None))  # fmt: skip
+    stage1 = Stage1Model(Stage1Config.tiny())
+    encoder = stage1.waveform_encoder
+    monkeypatch.setattr(stage1_stage, "load_stage1", lambda path, device="cpu": (stage1, None))
     document = _config(corpus, tmp_path, steps=2, stage1_checkpoint=str(tmp_path / "stage1.pt"), n_examples=1)
     result = train_narrator(document, resume=False)
     assert np.isfinite(result["val"]["loss"])

@@ -6,7 +6,7 @@ Per session of the train split: the sequence of its 10-s segments, each summaris
 - its spectral summary: log10 band powers (:data:`~neuronarrator.signal.bands.BANDS_HZ`, 5 bands) of each
   of the 19 rows (Welch, 2-s windows), channel-major, 95 values; a row without data is missing;
 - with a ``stage1_checkpoint``: the segment embedding of the frozen stage-1 waveform encoder
-  (``load_stage1(path).waveform``), computed once before training.
+  (``load_stage1(path)[0].waveform_encoder``), computed once before training.
 
 A step's feature vector is ``[segment embedding (d_seg), spectral summary (95)]``, standardised per
 dimension with the train split's mean and std (stored in the checkpoint manifest); a missing value
@@ -245,7 +245,7 @@ def _stage1_encoder(path, device: torch.device | str = "cpu") -> nn.Module | Non
     from neuronarrator.train.stage1_stage import load_stage1  # lazily: stage 1 is optional
 
     model, _calibration = load_stage1(path, device)
-    encoder = model.waveform.eval()
+    encoder = model.waveform_encoder.eval()
     encoder.requires_grad_(False)
     return encoder
 
