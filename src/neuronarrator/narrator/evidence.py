@@ -1,0 +1,201 @@
+"""Segment predictions → session findings with evidence (NeuroNarrator inference, issue 6 part 4).
+
+:class:`SegmentPredictions` holds what stage 1 says about each 10-s segment of a session;
+:func:`session_findings` turns it into a :class:`~neuronarrator.clinical.findings.Findings` document.
+
+Aggregation over segments (the session probability of a code)
+    the **maximum** of the segments' calibrated presence probabilities. A finding that shows in one
+    segment (a focal spike, a 10-s seizure) is a finding of the recording, so the session statement is
+    "some segment shows it"; the maximum is the Fréchet lower bound of P(any segment shows it) under any
+    dependence between segments, so it never claims more than one segment's evidence supports. Noisy-OR
+    (1 − Π(1 − p)) would be the bound under independence, but neighbouring segments are far from
+    independent and noisy-OR compounds small false-positive probabilities over a long recording (360
+    segments at p = 0.01 give 0.97); a mean (or top-k mean) dilutes a one-segment finding. The price of
+    the maximum: one confident false-positive segment is enough; the evidence list shows which.
+
+Side and regions
+    probability-weighted votes: the segments' side (softmax) and region (sigmoid) probabilities averaged
+    with the segments' presence probabilities as weights. A lateralized code takes the most probable of
+    left/right/bilateral/midline (the schema needs one); a generalized code gets no side (it is generalized
+    by definition); any other code a side only when its vote reaches 0.5. Regions: those whose vote
+    reaches 0.5 (none for generalized codes).
+
+Evidence
+    the segments where the finding is most probable: up to ``max_evidence`` segments at or above the
+    threshold (the most probable first), merged when contiguous, each with the ``n_channels`` channels of
+    highest positive relevance summed over its segments (see :func:`~neuronarrator.narrator.pipeline.
+    segment_predictions` for the relevance). Bipolar-only sessions name the electrodes of the most relevant
+    derivations.
+
+State and impression
+    stage 1 has no state head: the state is *assumed* ``awake`` (``Findings.extras["state_predicted"]`` is
+    False); the impression is derived from the findings (abnormal iff an abnormal code is present).
+
+PDR frequency
+    the schema needs ``frequency_hz`` for ``pdr`` and stage 1 has no frequency head: it is the peak
+    (4-14 Hz) of the Welch spectrum of the posterior channels (O1, O2, P3, Pz, P4, P7, P8; bipolar: the
+    derivations ending at O1/O2) averaged over the PDR's evidence segments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from neuronarrator.clinical.findings import (
+    CODES,
+    GENERALIZED_CODES,
+    LATERALIZED_CODES,
+    REGIONS,
+    SIDES,
+    Evidence,
+    Finding,
+    Findings,
+)
+from neuronarrator.io.channels import CANONICAL_19
+
+__all__ = ["SEGMENT_S", "SegmentPredictions", "aggregate_presence", "evidence_spans", "session_findings"]
+
+#: Segment length, seconds (2,000 samples at 200 Hz).
+SEGMENT_S = 10.0
+_CODES = tuple(CODES)
+_LATERAL_SIDES = ("left", "right", "bilateral", "midline")
+_POSTERIOR = ("O1", "O2", "P3", "Pz", "P4", "P7", "P8")
+
+
+@dataclass
+class SegmentPredictions:
+    """Stage 1's view of each 10-s segment of one session.
+
+    Attributes
+    ----------
+    presence : (n_seg, n_codes) calibrated presence probabilities, codes in :data:`CODES` order.
+    side : (n_seg, n_codes, n_sides) side probabilities (softmax over :data:`SIDES`).
+    regions : (n_seg, n_codes, n_regions) region probabilities (sigmoid, :data:`REGIONS`).
+    relevance : (n_seg, n_codes, 19) per-row relevance of the presence logit (gradient × input; 0 on
+        masked rows and for codes not explained, see ``explained``).
+    channels : the 19 row names (10-20 electrodes, or the double banana and ``""``).
+    channel_mask : (19,) bool.
+    starts_s : (n_seg,) segment start times, seconds from the session start.
+    explained : (n_codes,) bool: codes whose relevance was computed.
+    data_uv : the session's (19, n) µV, kept for the PDR frequency (None: no frequency estimate).
+    """
+
+    presence: np.ndarray
+    side: np.ndarray
+    regions: np.ndarray
+    relevance: np.ndarray
+    channels: tuple[str, ...]
+    channel_mask: np.ndarray
+    starts_s: np.ndarray
+    explained: np.ndarray = field(default_factory=lambda: np.ones(len(_CODES), bool))
+    montage: str = "referential"
+    data_uv: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def n_segments(self) -> int:
+        return int(self.presence.shape[0])
+
+
+def aggregate_presence(presence: np.ndarray) -> np.ndarray:
+    """(n_seg, n_codes) segment probabilities → (n_codes,) session probabilities: the maximum over segments
+    (see the module docstring for why)."""
+    presence = np.asarray(presence, np.float64)
+    if presence.ndim != 2 or presence.shape[0] == 0:
+        raise ValueError(f"presence must be (n_segments >= 1, n_codes), got {presence.shape}")
+    return np.clip(presence.max(axis=0), 0.0, 1.0)
+
+
+def evidence_spans(probs: np.ndarray, starts_s: np.ndarray, threshold: float, max_evidence: int = 3,
+                   segment_s: float = SEGMENT_S) -> list[tuple[float, float, list[int]]]:  # fmt: skip
+    """The ``max_evidence`` most probable segments at or above ``threshold`` (always the most probable one
+    when none is), in time order, merged where contiguous: ``[(start_s, end_s, segment indices)]``."""
+    probs = np.asarray(probs, np.float64)
+    order = np.argsort(-probs, kind="stable")
+    picked = [int(i) for i in order[:max_evidence] if probs[i] >= threshold] or [int(order[0])]
+    picked.sort(key=lambda i: starts_s[i])
+    spans: list[tuple[float, float, list[int]]] = []
+    for i in picked:
+        start, end = float(starts_s[i]), float(starts_s[i]) + segment_s
+        if spans and abs(spans[-1][1] - start) < 1e-6:
+            spans[-1] = (spans[-1][0], end, [*spans[-1][2], i])
+        else:
+            spans.append((start, end, [i]))
+    return spans
+
+
+def _top_channels(relevance: np.ndarray, channels: tuple[str, ...], mask: np.ndarray, n: int) -> list[str]:
+    """Names of the ``n`` rows of highest positive relevance (electrodes of derivations for bipolar)."""
+    score = np.where(np.asarray(mask, bool), relevance, -np.inf)
+    names: list[str] = []
+    for row in np.argsort(-score, kind="stable"):
+        if not np.isfinite(score[row]) or score[row] <= 0 or not channels[row]:
+            break
+        for name in channels[row].split("-"):  # "Fp1-F7" → Fp1, F7; an electrode stays itself
+            if name in CANONICAL_19 and name not in names:
+                names.append(name)
+        if len(names) >= n:
+            break
+    return names[:n]
+
+
+def _side(code: str, vote: np.ndarray) -> str | None:
+    if code in GENERALIZED_CODES:
+        return None
+    if code in LATERALIZED_CODES:
+        return max(_LATERAL_SIDES, key=lambda s: vote[SIDES.index(s)])
+    best = int(np.argmax(vote))
+    return SIDES[best] if vote[best] >= 0.5 else None
+
+
+def _pdr_frequency_hz(preds: SegmentPredictions, segments: list[int]) -> float:
+    from scipy.signal import welch
+
+    from neuronarrator.corpus.sources.base import SFREQ_HZ
+
+    if preds.data_uv is None:
+        return 9.0  # no signal kept: the adult mean (documented weakness)
+    if preds.montage == "referential":
+        rows = [preds.channels.index(c) for c in _POSTERIOR if c in preds.channels]
+    else:
+        rows = [i for i, c in enumerate(preds.channels) if c.endswith(("-O1", "-O2"))]
+    rows = [r for r in rows if preds.channel_mask[r]] or [int(np.argmax(preds.channel_mask))]
+    n = int(round(SEGMENT_S * SFREQ_HZ))
+    data = np.concatenate([preds.data_uv[rows, i * n : (i + 1) * n] for i in segments], axis=1)
+    freqs, power = welch(data, fs=SFREQ_HZ, nperseg=min(data.shape[1], int(4 * SFREQ_HZ)), axis=-1)
+    band = (freqs >= 4.0) & (freqs <= 14.0)
+    return float(freqs[band][np.argmax(power.mean(axis=0)[band])])
+
+
+def session_findings(preds: SegmentPredictions, *, threshold: float = 0.5, max_evidence: int = 3,
+                     n_channels: int = 3) -> Findings:  # fmt: skip
+    """The session's findings from its segment predictions (see the module docstring for each rule).
+
+    Codes whose session probability reaches ``threshold`` are listed, with that probability; ``pdr_reactive``
+    is dropped when no ``pdr`` is listed (the schema makes reactivity a property of a listed PDR).
+    """
+    session = aggregate_presence(preds.presence)
+    weights = np.asarray(preds.presence, np.float64)  # (n_seg, n_codes)
+    listed: list[Finding] = []
+    for j, code in enumerate(_CODES):
+        if session[j] < threshold:
+            continue
+        w = weights[:, j] / max(weights[:, j].sum(), 1e-12)
+        side = _side(code, w @ preds.side[:, j, :])
+        region_vote = w @ preds.regions[:, j, :]
+        regions = () if code in GENERALIZED_CODES else tuple(r for r, v in zip(REGIONS, region_vote, strict=True)
+                                                              if v >= 0.5)  # fmt: skip
+        evidence, used = [], []
+        for start, end, segs in evidence_spans(weights[:, j], preds.starts_s, threshold, max_evidence):
+            rel = preds.relevance[segs, j, :].sum(axis=0)
+            evidence.append(Evidence(start, end, tuple(_top_channels(rel, preds.channels, preds.channel_mask,
+                                                                     n_channels))))  # fmt: skip
+            used.extend(segs)
+        channels = tuple(dict.fromkeys(c for e in evidence for c in e.channels))
+        freq = _pdr_frequency_hz(preds, used) if code == "pdr" else None
+        listed.append(Finding(code, float(session[j]), side=side, regions=regions, frequency_hz=freq,
+                              channels=channels, evidence=tuple(evidence)))  # fmt: skip
+    if not any(f.code == "pdr" for f in listed):
+        listed = [f for f in listed if f.code != "pdr_reactive"]
+    return Findings(findings=tuple(listed), state="awake", extras={"state_predicted": False})

@@ -1,0 +1,298 @@
+"""NeuroNarrator inference: a recording → stage-1 segment predictions → session findings with evidence →
+the narrator's text, repaired against the findings → the report document (DESIGN.md).
+
+Per-channel relevance (the "channels" of each evidence span)
+    gradient × input of a code's presence logit with respect to the waveform encoder's per-token features
+    (``Stage1Model.forward(...)["tokens"]``, (19, n_patches, d) per segment), summed over each row's
+    patches and feature dimensions. With mean pooling (the default) the segment embedding is the mean of
+    those tokens, so Σ_tokens ∇·token is the first-order (Taylor) decomposition of the logit over the
+    tokens: a row's share says how much that channel's final features push the code's logit up (positive)
+    or down (negative). Only positive shares are used as evidence. The topomap branch's share is not
+    attributed to channels (it reads interpolated maps, not rows). With ``pool="cls"`` the final tokens
+    do not reach the heads, so the same product is taken on the input waveform instead (∇ w.r.t. µV ×
+    µV, summed over time). Relevance is computed only for codes some segment gives at least
+    ``explain_min_prob`` (one backward pass per such code and batch); the others are 0.
+
+The shuffled-EEG control (``shuffle_segments=True``)
+    the narrator is fed the session's own segment feature vectors in a random order (seeded): the bag of
+    segments is kept, their order lost. The findings, evidence and the repair target stay those of the
+    real order (stage 1 is per segment and unaffected), so the document's ``faithfulness.before`` measures
+    how much of the raw narrative survives without temporal structure. A narrator that ignores order will
+    not change; one conditioned on it will. (Features of another session are a different control: pass
+    that session's features to :func:`~neuronarrator.train.narrator_stage.narrate` directly.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from neuronarrator.clinical.findings import CODES, Finding, Findings
+from neuronarrator.eval.signals import SessionSignal
+from neuronarrator.io.errors import RecordingTooShortError
+from neuronarrator.narrator.evidence import SEGMENT_S, SegmentPredictions, session_findings
+
+__all__ = ["ReportDocument", "narrate_recording", "recording_signal", "segment_predictions"]
+
+log = logging.getLogger(__name__)
+SEGMENT_SAMPLES = 2000
+N_ROWS = 19
+
+
+def _segments(signal: SessionSignal) -> np.ndarray:
+    """(19, n) → (n_seg, 19, 2000) float32; the tail shorter than a segment is left out."""
+    n = signal.data_uv.shape[1] // SEGMENT_SAMPLES
+    if n == 0:
+        raise RecordingTooShortError(signal.session_id, f"{signal.duration_s:.1f} s of signal; a report needs "
+                                     f"at least one whole {SEGMENT_S:g}-s segment")  # fmt: skip
+    data = np.asarray(signal.data_uv[:, : n * SEGMENT_SAMPLES], dtype=np.float32)
+    return np.ascontiguousarray(data.reshape(data.shape[0], n, SEGMENT_SAMPLES).transpose(1, 0, 2))
+
+
+def _presence_from_tokens(model, tokens: torch.Tensor, topomap: torch.Tensor) -> torch.Tensor:
+    """Presence logits recomputed from the final tokens (B, 19, P, d) by mean pooling over the tokens of
+    rows that hold data, as :class:`~neuronarrator.models.encoders.WaveformEncoder` pools (masked rows'
+    tokens are 0 and left out of the count)."""
+    valid = tokens.detach().abs().amax(dim=-1) > 0  # (B, 19, P): masked rows are exactly 0
+    embedding = tokens.sum((1, 2)) / valid.sum((1, 2)).clamp_min(1)[:, None].to(tokens.dtype)
+    head_in = torch.cat([embedding, topomap], dim=1) if model.config.heads_use_topomap else embedding
+    return model.heads(head_in)["presence"].float()
+
+
+def segment_predictions(stage1_model, calibration, signal: SessionSignal, batch_size: int = 32, *,
+                        explain_min_prob: float = 0.25) -> SegmentPredictions:  # fmt: skip
+    """Stage 1 on every 10-s segment of ``signal``: calibrated presence, side and region probabilities and
+    per-channel relevance (see the module docstring).
+
+    Raises
+    ------
+    RecordingTooShortError
+        The signal holds no whole 10-s segment.
+    """
+    from neuronarrator.corpus.store import channel_names, segment_topomaps
+
+    segments = _segments(signal)
+    mask = np.asarray(signal.channel_mask, bool)
+    referential = signal.montage == "referential"
+    if referential:
+        topomaps = segment_topomaps(segments.astype(np.float64), mask)
+    else:  # bipolar: no scalp map (the encoder's "no map" vector), as in the corpus
+        topomaps = np.zeros((len(segments), 5, 32, 32), np.float32)
+    model = stage1_model.eval()
+    on_tokens = model.config.waveform.pool != "cls"
+    device = model.device
+    n_codes = len(CODES)
+    out: dict[str, list[np.ndarray]] = {"presence": [], "side": [], "regions": [], "relevance": []}
+    for b in range(0, len(segments), batch_size):
+        wave = torch.from_numpy(segments[b : b + batch_size]).to(device)
+        n = len(wave)
+        wave.requires_grad_(not on_tokens)
+        batch = {"waveform": wave, "channel_mask": torch.from_numpy(mask).expand(n, -1),
+                 "topomap": torch.from_numpy(np.asarray(topomaps[b : b + batch_size], np.float32)),
+                 "montage": [signal.montage] * n}  # fmt: skip
+        with torch.enable_grad():
+            res = model(batch)
+            presence = res["presence"].float()
+            probs = calibration.apply(presence.detach().cpu().numpy())
+            explain = np.flatnonzero(probs.max(axis=0) >= explain_min_prob)
+            if on_tokens:  # the heads again, from the tokens as a leaf (the pooling is their mean)
+                target = res["tokens"].detach().float().requires_grad_(True)
+                logits = _presence_from_tokens(model, target, res["topomap"].detach().float())
+            else:
+                target, logits = wave, presence
+            relevance = np.zeros((n, n_codes, N_ROWS), np.float32)
+            for k, j in enumerate(explain):
+                (grad,) = torch.autograd.grad(logits[:, j].sum(), target, retain_graph=k < len(explain) - 1)
+                share = (grad.float() * target.float()).flatten(2).sum(-1)  # (n, 19)
+                relevance[:, j] = share.detach().cpu().numpy()
+        out["presence"].append(probs)
+        out["side"].append(torch.softmax(res["side"].detach().float(), -1).cpu().numpy())
+        out["regions"].append(torch.sigmoid(res["regions"].detach().float()).cpu().numpy())
+        out["relevance"].append(np.where(mask[None, None, :], relevance, 0.0).astype(np.float32))
+    arrays = {k: np.concatenate(v) for k, v in out.items()}
+    explained = arrays["presence"].max(axis=0) >= explain_min_prob
+    return SegmentPredictions(
+        presence=arrays["presence"].astype(np.float64), side=arrays["side"], regions=arrays["regions"],
+        relevance=arrays["relevance"], channels=channel_names(signal.montage), channel_mask=mask,
+        starts_s=np.arange(len(segments)) * SEGMENT_S, explained=explained, montage=signal.montage,
+        data_uv=np.asarray(signal.data_uv),
+    )  # fmt: skip
+
+
+# --- the file → a SessionSignal -----------------------------------------------------------------------------
+
+
+def recording_signal(path: str | Path) -> tuple[SessionSignal, dict[str, Any]]:
+    """Read and harmonize a file (in chunks, as :mod:`neuronarrator.session` does) into a 19-row
+    :class:`SessionSignal`, with the harmonization's provenance and quality.
+
+    Raises the :class:`~neuronarrator.io.errors.InputError` subclasses of reading and harmonizing (each
+    names the file); :class:`RecordingTooShortError` for a recording under 10 s.
+    """
+    from neuronarrator.io.read import read_recording
+    from neuronarrator.session import harmonized_chunks
+
+    path = Path(path)
+    recording = read_recording(path)
+    chunks = list(harmonized_chunks(recording))
+    first = chunks[0]
+    data = np.concatenate([c.data_uv for c in chunks], axis=1).astype(np.float32)
+    mask = np.logical_and.reduce([np.asarray(c.channel_mask, bool) for c in chunks])
+    if data.shape[0] < N_ROWS:  # bipolar-only: 18 derivations and one empty row
+        data = np.concatenate([data, np.zeros((N_ROWS - data.shape[0], data.shape[1]), np.float32)])
+        mask = np.concatenate([mask, np.zeros(N_ROWS - len(mask), bool)])
+    signal = SessionSignal(data_uv=data, channel_mask=mask, montage=first.montage, session_id=str(path))
+    bad = sorted({name for c in chunks for name in c.quality.bad_channel_names})
+    info = {
+        "recording": {"file": str(path), "duration_s": round(recording.duration_s, 3),
+                      "sfreq_hz": float(first.source_sfreq_hz), "montage": first.montage,
+                      "channels_used": [c for c, m in zip(first.channels, mask, strict=False) if m],
+                      "channels_missing": list(first.channels_missing),
+                      "channels_interpolated": sorted({n for c in chunks for n in c.channels_interpolated})},
+        "quality": {"usable_fraction": round(float(np.mean([c.quality.usable_fraction for c in chunks])), 4),
+                    "bad_channels": bad, "warnings": [w for c in chunks for w in c.quality.warnings]},
+        "harmonization": {"sfreq_hz": first.sfreq_hz, "band_hz": list(first.band_hz),
+                          "line_freq_hz": first.line_freq_hz, "n_chunks": len(chunks)},
+    }  # fmt: skip
+    return signal, info
+
+
+# --- the report document ------------------------------------------------------------------------------------
+
+
+@dataclass
+class ReportDocument:
+    """The report document of DESIGN.md, plus the links and checks that make each statement traceable.
+
+    ``sentences``: one entry per narrative sentence that asserts a finding: its character span and text,
+    the indices (into ``findings.findings``) of the predicted findings it states, and their evidence.
+    ``faithfulness``: :attr:`~neuronarrator.clinical.faithfulness.FaithfulnessReport.counts` of the raw
+    narrative (``before``) and of the repaired one (``after``).
+    """
+
+    findings: Findings
+    narrative: str
+    raw_narrative: str
+    sentences: list[dict[str, Any]]
+    faithfulness: dict[str, dict[str, int]]
+    recording: dict[str, Any] = field(default_factory=dict)
+    quality: dict[str, Any] = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        from neuronarrator.clinical.label import analyze_report
+
+        sections = {
+            s.kind: self.narrative[s.start : s.end].strip() for s in analyze_report(self.narrative).sections
+        }
+        narrative = {"text": self.narrative, "description": sections.get("description", ""),
+                     "impression": sections.get("impression", ""),
+                     "clinical_correlation": sections.get("clinical_correlation", sections.get("correlation", ""))}  # fmt: skip
+        return {
+            "recording": self.recording,
+            **self.findings.to_dict(),
+            "state_predicted": bool(self.findings.extras.get("state_predicted", False)),
+            "narrative": narrative,
+            "sentences": self.sentences,
+            "faithfulness": self.faithfulness,
+            "quality": self.quality,
+            "model": self.model,
+            "provenance": self.provenance,
+        }
+
+
+def _sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def sentence_links(text: str, predicted: Findings) -> list[dict[str, Any]]:
+    """Each sentence that asserts a finding, with the predicted findings (same code, compatible side) it
+    states and their evidence; spans from the labeler (``analyze_report(text).sources_of``)."""
+    from neuronarrator.clinical.faithfulness import sides_compatible
+    from neuronarrator.clinical.label import analyze_report
+
+    result = analyze_report(text)
+    by_span: dict[tuple[int, int], list[int]] = {}
+    for f in result.findings.findings:
+        matches = [i for i, p in enumerate(predicted.findings)
+                   if p.code == f.code and sides_compatible(f.code, f.side, p.side)]  # fmt: skip
+        for span in result.sources_of(f):
+            by_span.setdefault(tuple(span), [])
+            by_span[tuple(span)].extend(i for i in matches if i not in by_span[tuple(span)])
+    links = []
+    for (start, end), idx in sorted(by_span.items()):
+        found: list[Finding] = [predicted.findings[i] for i in idx]
+        links.append({"start": start, "end": end, "text": text[start:end], "findings": idx,
+                      "codes": [f.code for f in found],
+                      "evidence": [e.to_dict() for f in found for e in f.evidence]})  # fmt: skip
+    return links
+
+
+def narrate_recording(path_or_signal: str | Path | SessionSignal, stage1_ckpt: str | Path,
+                      narrator_ckpt: str | Path, *, device: str | torch.device | None = None,
+                      threshold: float = 0.5, confident: float | None = None, shuffle_segments: bool = False,
+                      seed: int = 0) -> ReportDocument:  # fmt: skip
+    """The report document of one recording (a file, or an already harmonized :class:`SessionSignal`).
+
+    Stage 1 (``stage1_ckpt``) gives the findings (:func:`segment_predictions`, :func:`session_findings` at
+    ``threshold``); the narrator (``narrator_ckpt``) writes the text, which
+    :func:`~neuronarrator.clinical.faithfulness.repair_narrative` then makes agree with the findings
+    (``supported=threshold``; ``confident`` defaults to ``threshold`` too, so every listed finding must be
+    stated, as DESIGN.md's contract asks; ``seed`` picks the renderer's phrasing). ``shuffle_segments``:
+    the shuffled-EEG control (module docstring).
+
+    Raises
+    ------
+    InputError
+        (Subclasses) the file cannot be read or harmonized; :class:`RecordingTooShortError` under 10 s.
+    """
+    from neuronarrator.clinical.faithfulness import repair_narrative
+    from neuronarrator.train.narrator_stage import load_narrator, narrate, session_features
+    from neuronarrator.train.stage1_stage import load_stage1
+
+    confident = threshold if confident is None else confident
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if isinstance(path_or_signal, SessionSignal):
+        signal, info = path_or_signal, {"recording": {"file": None, "session_id": path_or_signal.session_id,
+                                                      "duration_s": path_or_signal.duration_s, "sfreq_hz": 200.0,
+                                                      "montage": path_or_signal.montage}}  # fmt: skip
+    else:
+        signal, info = recording_signal(path_or_signal)
+    _segments(signal)  # too short: fail before loading any model
+    stage1, calibration = load_stage1(stage1_ckpt, device)
+    preds = segment_predictions(stage1, calibration, signal)
+    predicted = session_findings(preds, threshold=threshold)
+
+    bundle = load_narrator(narrator_ckpt, device)
+    features = session_features(signal, bundle.encoder)
+    if shuffle_segments:
+        features = features[np.random.default_rng(seed).permutation(len(features))]
+    raw = narrate(bundle, features)
+    fixed, before, after = repair_narrative(
+        raw, predicted, rng=seed, confident=confident, supported=threshold
+    )
+    if not after.ok:
+        log.warning("%s: the repaired narrative still has issues: %s", signal.session_id, after.counts)
+    return ReportDocument(
+        findings=predicted, narrative=fixed, raw_narrative=raw, sentences=sentence_links(fixed, predicted),
+        faithfulness={"before": before.counts, "after": after.counts}, recording=info.get("recording", {}),
+        quality=info.get("quality", {}),
+        model={"name": "neuronarrator", "stage1_checkpoint": str(stage1_ckpt),
+               "stage1_sha256": _sha256(stage1_ckpt), "narrator_checkpoint": str(narrator_ckpt),
+               "narrator_sha256": _sha256(narrator_ckpt)},
+        provenance={"harmonization": info.get("harmonization"), "threshold": threshold, "confident": confident,
+                    "aggregation": "max over segments", "relevance": "grad x input on waveform tokens",
+                    "shuffle_segments": bool(shuffle_segments), "seed": seed, "n_segments": preds.n_segments,
+                    "device": str(device)},
+    )  # fmt: skip

@@ -1,0 +1,222 @@
+"""The NeuroNarrator inference pipeline: segment predictions, session findings with evidence, and the
+report document end to end on a phantom EDF, with tiny stage-1 and narrator checkpoints trained here."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import yaml
+
+from neuronarrator.clinical.findings import CODES, REGIONS, SIDES, Findings
+from neuronarrator.io.channels import CANONICAL_19
+from neuronarrator.io.errors import InputError, RecordingTooShortError
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+N_CODES = len(CODES)
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory, one_torch_thread):
+    """A tiny stage 1 (6 steps) and a tiny narrator (6 steps, no stage 1) on 8 phantom sessions of 20 s."""
+    from neuronarrator.cli import main
+    from neuronarrator.corpus.build import build_corpus
+
+    root = tmp_path_factory.mktemp("pipeline")
+    corpus = root / "corpus"
+    build_corpus([("phantom", None, {"sessions": 8, "duration_s": 20})], corpus, scheduler="synchronous",
+                 split_fractions=(0.5, 0.5, 0.0))  # fmt: skip
+    s1, narrator = root / "s1.pt", root / "n.pt"
+    document = {
+        "corpus": str(corpus), "seed": 0,
+        "stages": {
+            "stage1": {"stage1": "tiny", "stage1_overrides": {"waveform": {"n_layers": 1}}, "steps": 6,
+                       "batch_size": 4, "lr": 3e-3, "checkpoint": str(s1)},
+            "narrator": {"steps": 6, "batch_size": 4, "lr": 3e-3, "lm": "tiny", "bridge": "tiny",
+                         "tokenizer_vocab": 300, "max_text_tokens": 32, "checkpoint": str(narrator)},
+        },
+    }  # fmt: skip
+    config = root / "narrator.yaml"
+    config.write_text(yaml.safe_dump(document))
+    assert main(["train", "stage1", "--config", str(config)]) == 0
+    assert main(["train", "narrator", "--config", str(config)]) == 0
+    return {"stage1": s1, "narrator": narrator, "root": root}
+
+
+def _signal(seconds: float, seed: int = 0, montage: str = "referential"):
+    from neuronarrator.eval.signals import SessionSignal
+
+    rng = np.random.default_rng(seed)
+    data = (20 * rng.standard_normal((19, int(seconds * 200)))).astype(np.float32)
+    mask = np.ones(19, bool)
+    mask[3] = False
+    data[3] = 0.0
+    return SessionSignal(data, mask, montage, f"synthetic-{seed}")
+
+
+def test_segment_predictions_shapes_and_ranges(checkpoints):
+    from neuronarrator.narrator import segment_predictions
+    from neuronarrator.train.stage1_stage import load_stage1
+
+    model, calibration = load_stage1(checkpoints["stage1"])
+    preds = segment_predictions(model, calibration, _signal(35.0), batch_size=2, explain_min_prob=0.0)
+    n = 3  # the 5-s tail is left out
+    assert preds.presence.shape == (n, N_CODES) and preds.side.shape == (n, N_CODES, len(SIDES))
+    assert preds.regions.shape == (n, N_CODES, len(REGIONS)) and preds.relevance.shape == (n, N_CODES, 19)
+    assert ((preds.presence >= 0) & (preds.presence <= 1)).all()
+    assert ((preds.regions >= 0) & (preds.regions <= 1)).all()
+    np.testing.assert_allclose(preds.side.sum(-1), 1.0, atol=1e-5)
+    assert np.isfinite(preds.relevance).all() and (preds.relevance[:, :, 3] == 0).all()  # masked row
+    assert np.abs(preds.relevance).sum() > 0 and preds.explained.all()
+    np.testing.assert_allclose(preds.starts_s, [0.0, 10.0, 20.0])
+    # the same segments in batches of 32: the same probabilities (no cross-segment leakage)
+    again = segment_predictions(model, calibration, _signal(35.0), explain_min_prob=0.0)
+    np.testing.assert_allclose(again.presence, preds.presence, atol=1e-5)
+
+    bipolar = segment_predictions(model, calibration, _signal(20.0, montage="bipolar"))
+    assert bipolar.presence.shape == (2, N_CODES) and bipolar.channels[0] == "Fp1-F7"
+
+
+def test_relevance_decomposes_the_models_own_logits(checkpoints):
+    """The tokens → heads path the relevance differentiates gives the model's presence logits."""
+    import torch
+
+    from neuronarrator.corpus.store import segment_topomaps
+    from neuronarrator.narrator.pipeline import _presence_from_tokens, _segments
+    from neuronarrator.train.stage1_stage import load_stage1
+
+    model, _ = load_stage1(checkpoints["stage1"])
+    signal = _signal(20.0, seed=2)
+    segments = _segments(signal)
+    batch = {"waveform": torch.from_numpy(segments), "channel_mask": torch.from_numpy(signal.channel_mask).expand(2, -1),
+             "topomap": torch.from_numpy(segment_topomaps(segments.astype(np.float64), signal.channel_mask)),
+             "montage": ["referential"] * 2}  # fmt: skip
+    with torch.no_grad():
+        out = model(batch)
+        again = _presence_from_tokens(model, out["tokens"].float(), out["topomap"].float())
+    torch.testing.assert_close(again, out["presence"].float(), atol=1e-4, rtol=1e-4)
+
+
+def _hand_built(n_seg: int = 6):
+    from neuronarrator.narrator.evidence import SegmentPredictions
+
+    presence = np.full((n_seg, N_CODES), 0.05)
+    j = list(CODES).index("focal_epileptiform")
+    presence[4, j] = 0.9  # one segment only: 40-50 s
+    side = np.full((n_seg, N_CODES, len(SIDES)), 1.0 / len(SIDES))
+    side[4, j] = [0.05, 0.8, 0.05, 0.05, 0.05]  # right
+    regions = np.zeros((n_seg, N_CODES, len(REGIONS)))
+    regions[4, j, REGIONS.index("temporal")] = 0.9
+    relevance = np.zeros((n_seg, N_CODES, 19))
+    relevance[4, j, CANONICAL_19.index("T8")] = 2.0
+    relevance[4, j, CANONICAL_19.index("P8")] = 1.0
+    relevance[4, j, CANONICAL_19.index("O1")] = -3.0  # against: never evidence
+    return SegmentPredictions(presence, side, regions, relevance, CANONICAL_19, np.ones(19, bool),
+                              np.arange(n_seg) * 10.0), j  # fmt: skip
+
+
+def test_one_segment_finding_is_a_session_finding_with_its_evidence():
+    from neuronarrator.narrator import aggregate_presence, session_findings
+
+    preds, j = _hand_built()
+    assert aggregate_presence(preds.presence)[j] == pytest.approx(0.9)
+    found = session_findings(preds, threshold=0.5)
+    assert isinstance(found, Findings) and found.codes == {"focal_epileptiform"}
+    f = found.get("focal_epileptiform")
+    assert f.probability == pytest.approx(0.9) and f.side == "right" and f.regions == ("temporal",)
+    assert len(f.evidence) == 1
+    ev = f.evidence[0]
+    assert (ev.start_s, ev.end_s) == (40.0, 50.0) and ev.channels == ("T8", "P8")
+    assert (
+        found.impression == "abnormal" and found.state == "awake" and found.extras["state_predicted"] is False
+    )
+
+
+def test_contiguous_evidence_merges_and_normal_codes_keep_impression_normal():
+    from neuronarrator.narrator import session_findings
+    from neuronarrator.narrator.evidence import evidence_spans
+
+    spans = evidence_spans(np.array([0.1, 0.7, 0.8, 0.2, 0.6, 0.9]), np.arange(6) * 10.0, 0.5, max_evidence=3)
+    assert [(a, b, s) for a, b, s in spans] == [(10.0, 30.0, [1, 2]), (50.0, 60.0, [5])]
+    preds, j = _hand_built()
+    preds.presence[:, j] = 0.05
+    k = list(CODES).index("muscle_artifact")
+    preds.presence[1, k] = 0.95
+    found = session_findings(preds)
+    assert found.codes == {"muscle_artifact"} and found.impression == "normal"
+    assert found.get("muscle_artifact").evidence[0].start_s == 10.0
+
+
+def test_pdr_gets_a_frequency_from_the_posterior_channels():
+    from neuronarrator.narrator import session_findings
+
+    preds, _ = _hand_built()
+    j = list(CODES).index("pdr")
+    preds.presence[:, j] = 0.9
+    t = np.arange(12000) / 200.0
+    preds.data_uv = np.tile(30 * np.sin(2 * np.pi * 9.5 * t), (19, 1))
+    f = session_findings(preds).get("pdr")
+    assert f is not None and f.frequency_hz == pytest.approx(9.5, abs=0.3)
+
+
+def test_evidence_channels_are_10_20_names(checkpoints):
+    from neuronarrator.narrator import segment_predictions, session_findings
+    from neuronarrator.train.stage1_stage import load_stage1
+
+    model, calibration = load_stage1(checkpoints["stage1"])
+    preds = segment_predictions(model, calibration, _signal(30.0, seed=1), explain_min_prob=0.0)
+    found = session_findings(preds, threshold=0.0)  # every code listed: every code gets evidence
+    assert len(found.findings) >= N_CODES - 1  # pdr_reactive may go without a pdr... pdr is listed too
+    for f in found.findings:
+        assert f.evidence
+        for ev in f.evidence:
+            assert set(ev.channels) <= set(CANONICAL_19) and "F3" not in ev.channels  # F3 is masked
+    bipolar = segment_predictions(model, calibration, _signal(20.0, montage="bipolar"), explain_min_prob=0.0)
+    for f in session_findings(bipolar, threshold=0.0).findings:
+        assert all(set(ev.channels) <= set(CANONICAL_19) for ev in f.evidence)
+
+
+def test_narrate_recording_on_a_phantom_edf(checkpoints, tmp_path):
+    from neuronarrator.clinical.faithfulness import check_narrative
+    from neuronarrator.clinical.phantom.files import write_phantom
+    from neuronarrator.narrator import narrate_recording
+
+    path, _ = write_phantom(tmp_path / "ph.edf", "focal_slowing:left:temporal", seed=3, duration_s=30)
+    doc = narrate_recording(path, checkpoints["stage1"], checkpoints["narrator"], device="cpu")
+    report = check_narrative(doc.narrative, doc.findings)
+    assert report.ok, report.issues
+    assert doc.faithfulness["after"]["unsupported"] == 0 and doc.faithfulness["after"]["omitted"] == 0
+    assert set(doc.faithfulness["before"]) == {"unsupported", "omitted", "contradictions", "n_asserted"}
+    assert doc.provenance["confident"] == 0.5  # every listed finding must be stated (DESIGN.md)
+    linked = {i for link in doc.sentences for i in link["findings"]}
+    assert linked == set(range(len(doc.findings.findings)))  # each finding stated, each statement linked
+    for link in doc.sentences:
+        assert link["text"] == doc.narrative[link["start"] : link["end"]]
+        assert link["findings"] and all(0 <= i < len(doc.findings.findings) for i in link["findings"])
+    out = doc.to_dict()
+    assert out["recording"]["file"] == str(path) and out["recording"]["duration_s"] == pytest.approx(30.0)
+    assert (
+        out["impression"] in ("normal", "abnormal") and out["state"] == "awake" and not out["state_predicted"]
+    )
+    assert out["narrative"]["text"] == doc.narrative and len(out["model"]["stage1_sha256"]) == 64
+    assert out["provenance"]["n_segments"] == 3
+    for f in out["findings"]:
+        assert 0.5 <= f["probability"] <= 1 and f["evidence"]
+
+    control = narrate_recording(path, checkpoints["stage1"], checkpoints["narrator"], device="cpu",
+                                shuffle_segments=True, seed=1)  # fmt: skip
+    assert control.findings == doc.findings and control.provenance["shuffle_segments"]
+    assert check_narrative(control.narrative, control.findings).ok
+
+
+def test_too_short_and_unreadable_recordings_are_input_errors(checkpoints, tmp_path, write_eeg_file):
+    from neuronarrator.narrator import narrate_recording
+
+    with pytest.raises(RecordingTooShortError, match="synthetic-0"):
+        narrate_recording(_signal(9.0), checkpoints["stage1"], checkpoints["narrator"])
+    short = write_eeg_file("edf", CANONICAL_19, 200.0, 6.0, name="short")
+    with pytest.raises(RecordingTooShortError, match="short.edf"):
+        narrate_recording(short, checkpoints["stage1"], checkpoints["narrator"])
+    junk = tmp_path / "junk.edf"
+    junk.write_bytes(b"not an edf at all" * 10)
+    with pytest.raises(InputError, match="junk.edf"):
+        narrate_recording(junk, checkpoints["stage1"], checkpoints["narrator"])
