@@ -157,37 +157,48 @@ def train(
 
 
 def evaluate(
-    config: Annotated[Path, typer.Option("--config", help="A CLEF config with an 'evaluate' section, e.g. "
-                                         "configs/clef-tiny.yaml.", show_default=False)],  # fmt: skip
+    config: Annotated[Path, typer.Option("--config", help="A config with an 'evaluate' section, e.g. "
+                                         "configs/clef-tiny.yaml (clef) or configs/narrator-tiny.yaml (narrator).",
+                                         show_default=False)],  # fmt: skip
     out: Annotated[Path, typer.Option("--out", help="The Markdown table to write (a .json with every number "
                                       "is written beside it).", show_default=False)],  # fmt: skip
-    suite: Annotated[str, typer.Option("--suite", help="The benchmark suite: clef.")] = "clef",
+    suite: Annotated[str, typer.Option("--suite", help="The benchmark suite: clef or narrator.")] = "clef",
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing outputs.")] = False,
 ) -> None:
-    """Run a benchmark suite on frozen embeddings and write its tables."""
+    """Run a benchmark suite (clef: frozen embeddings; narrator: generated reports) and write its tables."""
     import json
 
-    from neuronarrator.eval.report import render_markdown
-    from neuronarrator.eval.suite import run_clef_suite, suite_config
     from neuronarrator.io.atomic import atomic_output
     from neuronarrator.io.errors import OutputExistsError
 
-    if suite != "clef":
-        raise typer.BadParameter(f"{suite!r} is not a suite; suites: clef", param_hint="--suite")
+    if suite not in ("clef", "narrator"):
+        raise typer.BadParameter(f"{suite!r} is not a suite; suites: clef, narrator", param_hint="--suite")
     if out.suffix.lower() != ".md":
         raise typer.BadParameter(f"{out}: the output must end in .md", param_hint="--out")
     json_path = out.with_suffix(".json")
     for path in (out, json_path):
         if path.exists() and not force:
             raise OutputExistsError(path)
-    results = run_clef_suite(suite_config(_read_config(config)))
+    if suite == "narrator":
+        from neuronarrator.eval.narrator_report import render_narrator_markdown as render
+        from neuronarrator.eval.narrator_suite import narrator_suite_config, run_narrator_suite
+
+        results = run_narrator_suite(narrator_suite_config(_read_config(config)))
+    else:
+        from neuronarrator.eval.report import render_markdown as render
+        from neuronarrator.eval.suite import run_clef_suite, suite_config
+
+        results = run_clef_suite(suite_config(_read_config(config)))
     command = f"neuronarrator evaluate --suite {suite} --config {config} --out {out}"
     with atomic_output(json_path, force=force) as tmp:
         tmp.write_text(json.dumps(_finite(results), indent=1, default=_json_default, allow_nan=False), encoding="utf-8")
     with atomic_output(out, force=force) as tmp:
-        tmp.write_text(render_markdown(results, command), encoding="utf-8")
+        tmp.write_text(render(results, command), encoding="utf-8")
     for name, block in results["sets"].items():
-        if "methods" in block and "vs_clef" in block:
+        if suite == "narrator":
+            f1 = ", ".join(f"{m} {b['macro_f1']:.3f}" for m, b in block["methods"].items() if b["macro_f1"] is not None)
+            stdout.print(f"{name}: macro F1 {f1 or 'none'}", markup=False)
+        elif "methods" in block and "vs_clef" in block:
             means = ", ".join(f"{m} {b['summary']['mean_auroc']:.3f}" for m, b in block["methods"].items()
                               if b["summary"]["mean_auroc"] is not None)  # fmt: skip
             stdout.print(f"{name}: mean AUROC {means or 'none (no task evaluable)'}", markup=False)

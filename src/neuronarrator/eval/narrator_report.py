@@ -1,0 +1,104 @@
+"""The narrator benchmark's results (:func:`~neuronarrator.eval.narrator_suite.run_narrator_suite`) as a
+Markdown page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["render_narrator_markdown"]
+
+SET_TITLES = {"heldout": "Held-out phantom (test split)", "shifted": "Distribution-shifted phantom"}
+METHOD_NOTES = {
+    "narrator": "stage-1 findings + narrator text, repaired against them (the pipeline)",
+    "narrator_raw": "the narrator's text before repair",
+    "shuffled": "control: segments in random order, repaired",
+    "shuffled_raw": "control: segments in random order, before repair",
+    "retrieval": "nearest training session's narrative (band power)",
+    "classifier_renderer": "per-code classifiers on band power + template renderer",
+    "text_prior": "the medoid training narrative for every session",
+}
+
+
+def _f(x: Any, digits: int = 3) -> str:
+    return "–" if x is None else f"{x:.{digits}f}"
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    text = " ".join(str(text).split()).replace("|", "/")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _set(lines: list[str], block: dict[str, Any]) -> None:
+    patients = "patient" if block["n_patients"] == 1 else "patients"
+    lines.append(
+        f"{block['description']}: {block['n_sessions']} sessions, {block['n_patients']} {patients}.\n"
+    )
+    lines.append("| method | macro F1 [95% CI] | micro F1 | laterality acc. | PDR error (Hz) | state acc. | "
+                 "impression acc. | unsupported rate | BLEU-4 | ROUGE-L | BERTScore-MiniLM |")  # fmt: skip
+    lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    for name, s in block["methods"].items():
+        ci = f"{_f(s['macro_f1'])} [{_f(s['macro_f1_lo'], 2)}, {_f(s['macro_f1_hi'], 2)}]"
+        lines.append(f"| {name} | {ci} | {_f(s['micro_f1'])} | {_f(s['laterality_accuracy'])} | "
+                     f"{_f(s['pdr_freq_abs_error_hz'], 2)} | {_f(s['state_accuracy'])} | {_f(s['impression_accuracy'])} | "
+                     f"{_f(s['unsupported_rate'])} | {_f(s['bleu4'])} | {_f(s['rouge_l'])} | {_f(s['bertscore_f1'])} |")  # fmt: skip
+    h = block["heads"]
+    lines.append(f"\nStage-1 heads' findings (no text): macro F1 {_f(h['macro_f1'])} "
+                 f"[{_f(h.get('macro_f1_lo'), 2)}, {_f(h.get('macro_f1_hi'), 2)}], micro F1 {_f(h['micro_f1'])}, "
+                 f"laterality {_f(h['laterality_accuracy'])}, PDR error {_f(h['pdr_freq_abs_error_hz'], 2)} Hz, "
+                 f"state {_f(h['state_accuracy'])}, impression {_f(h['impression_accuracy'])}.\n")  # fmt: skip
+    for name, f in block["faithfulness"].items():
+        lines.append(f"- {name}: against the heads' findings, {f['before_unsupported']} unsupported / "
+                     f"{f['before_omitted']} omitted statements before repair, {f['after_unsupported']} / "
+                     f"{f['after_omitted']} after (all sessions).")  # fmt: skip
+    names = list(block["methods"])
+    codes = sorted({c for n in names for c in block["methods"][n]["per_code"]})
+    if codes:
+        lines.append("\nF1 per finding code (text read back by the labeler):\n")
+        lines.append("| code | " + " | ".join(names) + " |")
+        lines.append("|---|" + "---|" * len(names))
+        for code in codes:
+            cells = " | ".join(_f(block["methods"][n]["per_code"].get(code, {}).get("f1")) for n in names)
+            lines.append(f"| {code} | {cells} |")
+    for example in block.get("examples", []):
+        lines.append(f"\nExample `{example['session_id']}`:\n")
+        for key in ("reference", "narrator", "narrator_raw", "shuffled_raw"):
+            lines.append(f"- {key}: {_one_line(example[key])}")
+    lines.append("")
+
+
+def render_narrator_markdown(results: dict[str, Any], command: str) -> str:
+    lines = ["# Narrator benchmark", "", f"Made by `{command}`; every number below comes from that run.", ""]
+    lines.append(f"Baselines fitted on {results['train']['n_sessions']} training sessions' band-power features. "
+                 "Clinical scores read each text back with the labeler and compare with the true findings; "
+                 "macro F1 CIs resample patients (percentile bootstrap). BERTScore uses the offline MiniLM "
+                 "without IDF or rescaling (not comparable with published values).\n")  # fmt: skip
+    for name in results["methods"]:
+        lines.append(f"- `{name}`: {METHOD_NOTES.get(name, '')}")
+    meteor = next((m["meteor_status"] for b in results["sets"].values() for m in b["methods"].values()), None)
+    if meteor and meteor != "computed":
+        lines.append(f"- METEOR not computed: {meteor}")
+    for note in results["notes"]:
+        lines.append(f"- {note}")
+    lines.append("")
+    for set_name, block in results["sets"].items():
+        lines.append(f"## {SET_TITLES.get(set_name, set_name)}\n")
+        _set(lines, block)
+    if results["real_files"]:
+        lines.append("## Real recordings (no reference report: reported, not scored)\n")
+        lines.append(
+            "| file | duration (s) | montage | impression | findings | PDR claimed (Hz) | O1/O2 peak measured (Hz) |"
+        )
+        lines.append("|---|---|---|---|---|---|---|")
+        for r in results["real_files"]:
+            rec, fd = r["recording"], r["findings"]
+            codes = ", ".join(f"{f['code']} {f['probability']:.2f}" for f in fd["findings"]) or "none"
+            lines.append(f"| {r['file']} | {_f(rec.get('duration_s'), 1)} | {rec.get('montage', '–')} | "
+                         f"{fd.get('impression') or '–'} | {codes} | {_f(r['pdr_claimed_hz'], 2)} | "
+                         f"{_f(r['pdr_measured']['frequency_hz'], 2)} |")  # fmt: skip
+        for r in results["real_files"]:
+            lines.append(f"\n`{r['file']}`: {_one_line(r['narrative'], 600)}")
+        lines.append("")
+    t = results.get("timing_s", {})
+    if t:
+        lines.append("Time (s): " + ", ".join(f"{k} {v}" for k, v in t.items()) + ".")
+    return "\n".join(lines) + "\n"
