@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_multitaper.py
 	$(BIN)/python bench/bench_inspect.py
 	$(BIN)/python bench/bench_phantom.py
+	$(BIN)/python bench/bench_narrate.py
 
 # CLEF end to end on the phantom (configs/clef-tiny.yaml): corpora, the three training stages, then the
 # benchmark table docs/clef-benchmark.md (+ .json). About 15-20 minutes on 2 CPU cores.
