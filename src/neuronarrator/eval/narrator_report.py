@@ -11,8 +11,8 @@ SET_TITLES = {"heldout": "Held-out phantom (test split)", "shifted": "Distributi
 METHOD_NOTES = {
     "narrator": "stage-1 findings + narrator text, repaired against them (the pipeline)",
     "narrator_raw": "the narrator's text before repair",
-    "shuffled": "control: segments in random order, repaired",
-    "shuffled_raw": "control: segments in random order, before repair",
+    "shuffled": "control: the narrator fed another session's EEG, repaired against this session's findings",
+    "shuffled_raw": "control: the narrator fed another session's EEG, before repair",
     "retrieval": "nearest training session's narrative (band power)",
     "classifier_renderer": "per-code classifiers on band power + template renderer",
     "text_prior": "the medoid training narrative for every session",

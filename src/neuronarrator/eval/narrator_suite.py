@@ -9,9 +9,11 @@ Sets
 Methods (each gives one narrative per session)
     ``narrator``: the pipeline of :mod:`neuronarrator.narrator.pipeline` (stage-1 heads → session
     findings; the narrator's text repaired against them); ``narrator_raw``: the narrator's text before
-    repair; ``shuffled_raw`` and ``shuffled``: the shuffled-EEG control (the narrator fed the session's
-    own segment features in a seeded random order; raw, and repaired against the real-order findings,
-    which is what ``narrate_recording(..., shuffle_segments=True)`` returns); baselines fitted on the
+    repair; ``shuffled_raw`` and ``shuffled``: the shuffled-EEG control (the narrator fed *another*
+    session's segment features -- the next session of the set, so no session keeps its own; raw, and
+    repaired against the session's own findings). Permuting a session's own segments would not do: the
+    set of segments keeps their content and the narrative barely moves (a first run showed exactly
+    that); ``narrate_recording(..., shuffle_segments=True)`` is that weaker, single-recording control. Baselines fitted on the
     train split's band-power features (:mod:`.bandpower`): ``retrieval``, ``classifier_renderer``,
     ``text_prior`` (:mod:`.narrator_baselines`). The models are loaded once and each session goes
     through the same steps as :func:`~neuronarrator.narrator.pipeline.narrate_recording`.
@@ -124,9 +126,11 @@ class _Narrator:
         self.bundle = load_narrator(narrator_ckpt, self.device)
         self.threshold, self.seed = threshold, seed
 
-    def __call__(self, signal: SessionSignal) -> dict[str, Any]:
-        """The heads' findings, and the raw/repaired narrative of the real and the shuffled segment order
-        (as :func:`~neuronarrator.narrator.pipeline.narrate_recording` makes them)."""
+    def __call__(self, signal: SessionSignal, control: SessionSignal | None = None) -> dict[str, Any]:
+        """The heads' findings, and the raw/repaired narrative of the session's own EEG and of the
+        control's (another session's EEG; without one, the session's segments in random order), both
+        repaired against the session's own findings, as
+        :func:`~neuronarrator.narrator.pipeline.narrate_recording` does."""
         from neuronarrator.clinical.faithfulness import repair_narrative
         from neuronarrator.narrator.evidence import session_findings
         from neuronarrator.narrator.pipeline import segment_predictions
@@ -136,8 +140,11 @@ class _Narrator:
         findings = session_findings(preds, threshold=self.threshold)
         features = session_features(signal, self.bundle.encoder)
         out: dict[str, Any] = {"findings": findings}
-        order = np.random.default_rng(self.seed).permutation(len(features))
-        for name, x in (("narrator", features), ("shuffled", features[order])):
+        if control is not None:
+            control_features = session_features(control, self.bundle.encoder)
+        else:
+            control_features = features[np.random.default_rng(self.seed).permutation(len(features))]
+        for name, x in (("narrator", features), ("shuffled", control_features)):
             raw = narrate(self.bundle, x)
             fixed, before, after = repair_narrative(raw, findings, rng=self.seed, confident=self.threshold,
                                                     supported=self.threshold)  # fmt: skip
@@ -280,7 +287,10 @@ def run_narrator_suite(config: Mapping[str, Any]) -> dict[str, Any]:
         if not data["sessions"]:
             notes.append(f"{name}: no sessions; not evaluated")
             continue
-        outputs = [narrator(s) for s in data["sessions"]]
+        sessions = data["sessions"]
+        # the control: each session narrated from the next session's EEG (none keeps its own)
+        outputs = [narrator(s, sessions[(i + 1) % len(sessions)] if len(sessions) > 1 else None)
+                   for i, s in enumerate(sessions)]  # fmt: skip
         texts = {m: [o[m] for o in outputs] for m in ("narrator", "narrator_raw", "shuffled", "shuffled_raw")}
         x = bandpower_matrix(data["sessions"])
         texts.update({m: b.predict(x) for m, b in baselines.items()})
