@@ -32,9 +32,11 @@ State and impression
     False); the impression is derived from the findings (abnormal iff an abnormal code is present).
 
 PDR frequency
-    the schema needs ``frequency_hz`` for ``pdr`` and stage 1 has no frequency head: it is the peak
-    (4-14 Hz) of the Welch spectrum of the posterior channels (O1, O2, P3, Pz, P4, P7, P8; bipolar: the
-    derivations ending at O1/O2) averaged over the PDR's evidence segments.
+    the schema needs ``frequency_hz`` for ``pdr`` and stage 1 has no frequency head: it is
+    :func:`~neuronarrator.signal.bands.posterior_dominant_rhythm` of the posterior channels (O1, O2, P3,
+    Pz, P4, P7, P8; bipolar: the derivations ending at O1/O2) over the PDR's evidence segments. Where that
+    finds no peak above the 1/f background the PDR is not listed, whatever the heads say: a plain spectral
+    maximum in 4-14 Hz sits at 4 Hz on an eyes-open record and would be reported as a slow PDR.
 """
 
 from __future__ import annotations
@@ -149,23 +151,20 @@ def _side(code: str, vote: np.ndarray) -> str | None:
     return SIDES[best] if vote[best] >= 0.5 else None
 
 
-def _pdr_frequency_hz(preds: SegmentPredictions, segments: list[int]) -> float:
-    from scipy.signal import welch
-
+def _pdr_frequency_hz(preds: SegmentPredictions, segments: list[int]) -> float | None:
+    """The PDR over the evidence segments by :func:`~neuronarrator.signal.bands.posterior_dominant_rhythm`
+    (the project's estimator: a peak above the 1/f background, with a confidence); None when it finds none."""
     from neuronarrator.corpus.sources.base import SFREQ_HZ
+    from neuronarrator.signal.bands import posterior_dominant_rhythm
 
     if preds.data_uv is None:
-        return 9.0  # no signal kept: the adult mean (documented weakness)
-    if preds.montage == "referential":
-        rows = [preds.channels.index(c) for c in _POSTERIOR if c in preds.channels]
-    else:
-        rows = [i for i, c in enumerate(preds.channels) if c.endswith(("-O1", "-O2"))]
-    rows = [r for r in rows if preds.channel_mask[r]] or [int(np.argmax(preds.channel_mask))]
+        return None
+    posterior = (_POSTERIOR if preds.montage == "referential"
+                 else tuple(c for c in preds.channels if c.endswith(("-O1", "-O2"))))  # fmt: skip
     n = int(round(SEGMENT_S * SFREQ_HZ))
-    data = np.concatenate([preds.data_uv[rows, i * n : (i + 1) * n] for i in segments], axis=1)
-    freqs, power = welch(data, fs=SFREQ_HZ, nperseg=min(data.shape[1], int(4 * SFREQ_HZ)), axis=-1)
-    band = (freqs >= 4.0) & (freqs <= 14.0)
-    return float(freqs[band][np.argmax(power.mean(axis=0)[band])])
+    data = np.concatenate([preds.data_uv[:, i * n : (i + 1) * n] for i in segments], axis=1)
+    return posterior_dominant_rhythm(data, SFREQ_HZ, preds.channels, channels=posterior,
+                                     channel_mask=preds.channel_mask).frequency_hz  # fmt: skip
 
 
 def session_findings(preds: SegmentPredictions, *, threshold: float = 0.5, max_evidence: int = 3,
@@ -194,6 +193,8 @@ def session_findings(preds: SegmentPredictions, *, threshold: float = 0.5, max_e
             used.extend(segs)
         channels = tuple(dict.fromkeys(c for e in evidence for c in e.channels))
         freq = _pdr_frequency_hz(preds, used) if code == "pdr" else None
+        if code == "pdr" and freq is None:
+            continue  # the heads say PDR but the posterior spectrum shows no peak: not claimed
         listed.append(Finding(code, float(session[j]), side=side, regions=regions, frequency_hz=freq,
                               channels=channels, evidence=tuple(evidence)))  # fmt: skip
     if not any(f.code == "pdr" for f in listed):
