@@ -15,8 +15,8 @@ Methods (each gives one narrative per session)
     set of segments keeps their content and the narrative barely moves (a first run showed exactly
     that); ``narrate_recording(..., shuffle_segments=True)`` is that weaker, single-recording control. Baselines fitted on the
     train split's band-power features (:mod:`.bandpower`): ``retrieval``, ``classifier_renderer``,
-    ``text_prior`` (:mod:`.narrator_baselines`). The models are loaded once and each session goes
-    through the same steps as :func:`~neuronarrator.narrator.pipeline.narrate_recording`.
+    ``text_prior`` (:mod:`.narrator_baselines`). The models are loaded once
+    (:class:`~neuronarrator.narrator.pipeline.Narrator`, the steps ``narrate_recording`` runs).
 
 Metrics per method (:mod:`.text_metrics`)
     the clinical scores of the text read back by the labeler (:func:`clinical_text_scores`: per-code
@@ -112,45 +112,22 @@ def _load(corpus: str | Path, split: str | None, max_sessions: int | None) -> di
 # --- the narrator, models loaded once -------------------------------------------------------------------------
 
 
-class _Narrator:
-    def __init__(
-        self, stage1_ckpt: str | Path, narrator_ckpt: str | Path, threshold: float, seed: int
-    ) -> None:
-        import torch
-
-        from neuronarrator.train.narrator_stage import load_narrator
-        from neuronarrator.train.stage1_stage import load_stage1
-
-        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        self.stage1, self.calibration = load_stage1(stage1_ckpt, self.device)
-        self.bundle = load_narrator(narrator_ckpt, self.device)
-        self.threshold, self.seed = threshold, seed
-
-    def __call__(self, signal: SessionSignal, control: SessionSignal | None = None) -> dict[str, Any]:
-        """The heads' findings, and the raw/repaired narrative of the session's own EEG and of the
-        control's (another session's EEG; without one, the session's segments in random order), both
-        repaired against the session's own findings, as
-        :func:`~neuronarrator.narrator.pipeline.narrate_recording` does."""
-        from neuronarrator.clinical.faithfulness import repair_narrative
-        from neuronarrator.narrator.evidence import session_findings
-        from neuronarrator.narrator.pipeline import segment_predictions
-        from neuronarrator.train.narrator_stage import narrate, session_features
-
-        preds = segment_predictions(self.stage1, self.calibration, signal)
-        findings = session_findings(preds, threshold=self.threshold)
-        features = session_features(signal, self.bundle.encoder)
-        out: dict[str, Any] = {"findings": findings}
-        if control is not None:
-            control_features = session_features(control, self.bundle.encoder)
-        else:
-            control_features = features[np.random.default_rng(self.seed).permutation(len(features))]
-        for name, x in (("narrator", features), ("shuffled", control_features)):
-            raw = narrate(self.bundle, x)
-            fixed, before, after = repair_narrative(raw, findings, rng=self.seed, confident=self.threshold,
-                                                    supported=self.threshold)  # fmt: skip
-            out[name], out[f"{name}_raw"] = fixed, raw
-            out[f"{name}_faithfulness"] = {"before": before.counts, "after": after.counts}
-        return out
+def narrate_session(narrator, signal: SessionSignal, control: SessionSignal | None = None) -> dict[str, Any]:
+    """The heads' findings, and the raw/repaired narrative of the session's own EEG and of the control's
+    (another session's EEG; without one, the session's segments in random order), both repaired against
+    the session's own findings. ``narrator``: a loaded :class:`~neuronarrator.narrator.pipeline.Narrator`."""
+    _, findings = narrator.findings(signal)
+    features = narrator.features(signal)
+    if control is not None:
+        control_features = narrator.features(control)
+    else:
+        control_features = features[np.random.default_rng(narrator.seed).permutation(len(features))]
+    out: dict[str, Any] = {"findings": findings}
+    for name, x in (("narrator", features), ("shuffled", control_features)):
+        raw, fixed, before, after = narrator.narrate(x, findings)
+        out[name], out[f"{name}_raw"] = fixed, raw
+        out[f"{name}_faithfulness"] = {"before": before.counts, "after": after.counts}
+    return out
 
 
 # --- scoring --------------------------------------------------------------------------------------------------
@@ -222,11 +199,11 @@ def measured_pdr(signal: SessionSignal) -> dict[str, Any]:
             "peak_to_background_db": pdr.peak_to_background_db, "channels_used": list(pdr.channels_used)}  # fmt: skip
 
 
-def _real_file(path: Path, narrator: _Narrator) -> dict[str, Any]:
+def _real_file(path: Path, narrator) -> dict[str, Any]:
     from neuronarrator.narrator.pipeline import recording_signal
 
     signal, info = recording_signal(path)
-    out = narrator(signal)
+    out = narrate_session(narrator, signal)
     findings: Findings = out["findings"]
     pdr = findings.get("pdr")
     return {"file": str(path), "recording": info.get("recording", {}), "quality": info.get("quality", {}),
@@ -249,6 +226,7 @@ def run_narrator_suite(config: Mapping[str, Any]) -> dict[str, Any]:
         TextPriorBaseline,
     )
     from neuronarrator.eval.text_metrics import findings_scores
+    from neuronarrator.narrator.pipeline import Narrator
 
     start = time.perf_counter()
     seed, n_boot = int(config.get("seed", 0)), int(config.get("n_boot", DEFAULT_N_BOOT))
@@ -266,7 +244,7 @@ def run_narrator_suite(config: Mapping[str, Any]) -> dict[str, Any]:
         "text_prior": TextPriorBaseline().fit(train["refs"]),
     }
     timing["baselines_fit"] = time.perf_counter() - start
-    narrator = _Narrator(config["stage1_checkpoint"], config["narrator_checkpoint"], threshold, seed)
+    narrator = Narrator(config["stage1_checkpoint"], config["narrator_checkpoint"], threshold=threshold, seed=seed)
 
     specs = [("heldout", config["corpus"], "test", "phantom held-out test split")]
     if config.get("shifted_corpus"):
@@ -289,7 +267,7 @@ def run_narrator_suite(config: Mapping[str, Any]) -> dict[str, Any]:
             continue
         sessions = data["sessions"]
         # the control: each session narrated from the next session's EEG (none keeps its own)
-        outputs = [narrator(s, sessions[(i + 1) % len(sessions)] if len(sessions) > 1 else None)
+        outputs = [narrate_session(narrator, s, sessions[(i + 1) % len(sessions)] if len(sessions) > 1 else None)
                    for i, s in enumerate(sessions)]  # fmt: skip
         texts = {m: [o[m] for o in outputs] for m in ("narrator", "narrator_raw", "shuffled", "shuffled_raw")}
         x = bandpower_matrix(data["sessions"])

@@ -38,7 +38,7 @@ from neuronarrator.eval.signals import SessionSignal
 from neuronarrator.io.errors import RecordingTooShortError
 from neuronarrator.narrator.evidence import SEGMENT_S, SegmentPredictions, session_findings
 
-__all__ = ["ReportDocument", "narrate_recording", "recording_signal", "segment_predictions"]
+__all__ = ["Narrator", "ReportDocument", "narrate_recording", "recording_signal", "segment_predictions"]
 
 log = logging.getLogger(__name__)
 SEGMENT_SAMPLES = 2000
@@ -239,6 +239,49 @@ def sentence_links(text: str, predicted: Findings) -> list[dict[str, Any]]:
     return links
 
 
+class Narrator:
+    """Both trained stages loaded once, and the steps from a harmonized session to a repaired narrative.
+
+    ``threshold`` lists a finding and is the repair's ``supported`` level; ``confident`` (default
+    ``threshold``, so every listed finding must be stated, as DESIGN.md's contract asks) is the repair's
+    omission level; ``seed`` picks the renderer's phrasing.
+    """
+
+    def __init__(self, stage1_ckpt: str | Path, narrator_ckpt: str | Path, *,
+                 device: str | torch.device | None = None, threshold: float = 0.5, confident: float | None = None,
+                 seed: int = 0) -> None:  # fmt: skip
+        from neuronarrator.train.narrator_stage import load_narrator
+        from neuronarrator.train.stage1_stage import load_stage1
+
+        self.stage1_ckpt, self.narrator_ckpt = stage1_ckpt, narrator_ckpt
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.threshold = threshold
+        self.confident = threshold if confident is None else confident
+        self.seed = seed
+        self.stage1, self.calibration = load_stage1(stage1_ckpt, self.device)
+        self.bundle = load_narrator(narrator_ckpt, self.device)
+
+    def findings(self, signal: SessionSignal) -> tuple[SegmentPredictions, Findings]:
+        preds = segment_predictions(self.stage1, self.calibration, signal)
+        return preds, session_findings(preds, threshold=self.threshold)
+
+    def features(self, signal: SessionSignal) -> np.ndarray:
+        from neuronarrator.train.narrator_stage import session_features
+
+        return session_features(signal, self.bundle.encoder)
+
+    def narrate(self, features: np.ndarray, predicted: Findings):
+        """(raw text, repaired text, faithfulness before, after) of the narrator fed ``features``, repaired
+        against ``predicted``."""
+        from neuronarrator.clinical.faithfulness import repair_narrative
+        from neuronarrator.train.narrator_stage import narrate
+
+        raw = narrate(self.bundle, features)
+        fixed, before, after = repair_narrative(raw, predicted, rng=self.seed, confident=self.confident,
+                                                supported=self.threshold)  # fmt: skip
+        return raw, fixed, before, after
+
+
 def narrate_recording(path_or_signal: str | Path | SessionSignal, stage1_ckpt: str | Path,
                       narrator_ckpt: str | Path, *, device: str | torch.device | None = None,
                       threshold: float = 0.5, confident: float | None = None, shuffle_segments: bool = False,
@@ -247,22 +290,15 @@ def narrate_recording(path_or_signal: str | Path | SessionSignal, stage1_ckpt: s
 
     Stage 1 (``stage1_ckpt``) gives the findings (:func:`segment_predictions`, :func:`session_findings` at
     ``threshold``); the narrator (``narrator_ckpt``) writes the text, which
-    :func:`~neuronarrator.clinical.faithfulness.repair_narrative` then makes agree with the findings
-    (``supported=threshold``; ``confident`` defaults to ``threshold`` too, so every listed finding must be
-    stated, as DESIGN.md's contract asks; ``seed`` picks the renderer's phrasing). ``shuffle_segments``:
-    the shuffled-EEG control (module docstring).
+    :func:`~neuronarrator.clinical.faithfulness.repair_narrative` then makes agree with the findings (see
+    :class:`Narrator` for ``threshold``, ``confident`` and ``seed``). ``shuffle_segments``: the
+    shuffled-EEG control (module docstring).
 
     Raises
     ------
     InputError
         (Subclasses) the file cannot be read or harmonized; :class:`RecordingTooShortError` under 10 s.
     """
-    from neuronarrator.clinical.faithfulness import repair_narrative
-    from neuronarrator.train.narrator_stage import load_narrator, narrate, session_features
-    from neuronarrator.train.stage1_stage import load_stage1
-
-    confident = threshold if confident is None else confident
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if isinstance(path_or_signal, SessionSignal):
         signal, info = path_or_signal, {"recording": {"file": None, "session_id": path_or_signal.session_id,
                                                       "duration_s": path_or_signal.duration_s, "sfreq_hz": 200.0,
@@ -270,18 +306,13 @@ def narrate_recording(path_or_signal: str | Path | SessionSignal, stage1_ckpt: s
     else:
         signal, info = recording_signal(path_or_signal)
     _segments(signal)  # too short: fail before loading any model
-    stage1, calibration = load_stage1(stage1_ckpt, device)
-    preds = segment_predictions(stage1, calibration, signal)
-    predicted = session_findings(preds, threshold=threshold)
-
-    bundle = load_narrator(narrator_ckpt, device)
-    features = session_features(signal, bundle.encoder)
+    narrator = Narrator(stage1_ckpt, narrator_ckpt, device=device, threshold=threshold, confident=confident,
+                        seed=seed)  # fmt: skip
+    preds, predicted = narrator.findings(signal)
+    features = narrator.features(signal)
     if shuffle_segments:
         features = features[np.random.default_rng(seed).permutation(len(features))]
-    raw = narrate(bundle, features)
-    fixed, before, after = repair_narrative(
-        raw, predicted, rng=seed, confident=confident, supported=threshold
-    )
+    raw, fixed, before, after = narrator.narrate(features, predicted)
     if not after.ok:
         log.warning("%s: the repaired narrative still has issues: %s", signal.session_id, after.counts)
     return ReportDocument(
@@ -291,8 +322,8 @@ def narrate_recording(path_or_signal: str | Path | SessionSignal, stage1_ckpt: s
         model={"name": "neuronarrator", "stage1_checkpoint": str(stage1_ckpt),
                "stage1_sha256": _sha256(stage1_ckpt), "narrator_checkpoint": str(narrator_ckpt),
                "narrator_sha256": _sha256(narrator_ckpt)},
-        provenance={"harmonization": info.get("harmonization"), "threshold": threshold, "confident": confident,
-                    "aggregation": "max over segments", "relevance": "grad x input on waveform tokens",
-                    "shuffle_segments": bool(shuffle_segments), "seed": seed, "n_segments": preds.n_segments,
-                    "device": str(device)},
+        provenance={"harmonization": info.get("harmonization"), "threshold": threshold,
+                    "confident": narrator.confident, "aggregation": "max over segments",
+                    "relevance": "grad x input on waveform tokens", "shuffle_segments": bool(shuffle_segments),
+                    "seed": seed, "n_segments": preds.n_segments, "device": str(narrator.device)},
     )  # fmt: skip
