@@ -138,18 +138,27 @@ def _read_config(config: Path) -> dict:
 
 
 def train(
-    stage: Annotated[str, typer.Argument(help="The stage to train: tokenizer, session or align (in that order).", show_default=False)],
+    stage: Annotated[str, typer.Argument(help="The stage to train: tokenizer, session, align (CLEF), stage1, narrator "
+                                         "(NeuroNarrator), or all: every stage a sectioned config defines, in that "
+                                         "order, finished ones skipped.", show_default=False)],  # fmt: skip
     config: Annotated[Path, typer.Option("--config", help="A YAML (or JSON) training config, e.g. configs/tiny.yaml.",
                                          show_default=False)],  # fmt: skip
     resume: Annotated[bool, typer.Option("--resume/--no-resume", help="Continue from the config's checkpoint "
                                          "if it exists.")] = True,  # fmt: skip
 ) -> None:
-    """Train one stage from a config file; checkpoints are written atomically and resumed by default."""
+    """Train one stage (or all) from a config file; checkpoints are written atomically and resumed by default."""
     from neuronarrator.train.config import stage_config
-    from neuronarrator.train.stages import STAGES
+    from neuronarrator.train.stages import STAGES, train_all
 
+    if stage == "all":
+        for r in train_all(_read_config(config), resume=resume):
+            metric = f"val {r['metric'][0]} {r['metric'][1]:.4g}" if r["metric"] else "no val metric"
+            done = "finished already, skipped" if r["skipped"] else f"trained in {r['seconds']:.1f} s"
+            stdout.print(f"{r['stage']}: step {r['step']}/{r['steps']}, {done}; {metric}; {r['checkpoint']}",
+                         markup=False, soft_wrap=True)  # fmt: skip
+        return
     if stage not in STAGES:
-        raise typer.BadParameter(f"{stage!r} is not a stage; stages: {', '.join(STAGES)}", param_hint="STAGE")
+        raise typer.BadParameter(f"{stage!r} is not a stage; stages: {', '.join(STAGES)}, all", param_hint="STAGE")
     result = STAGES[stage](stage_config(_read_config(config), stage), resume=resume)
     val = ", ".join(f"{k} {v:.4g}" for k, v in result["val"].items() if isinstance(v, float)) or "no val split"
     stdout.print(f"trained {stage} to step {result['step']}: loss {result['history'][0]:.4g} -> "

@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from neuronarrator.clinical.faithfulness import check_narrative, repair_narrative, sides_compatible
+from neuronarrator.clinical.faithfulness import (
+    FREQUENCY_TOLERANCE_HZ,
+    check_narrative,
+    repair_narrative,
+    sides_compatible,
+)
 from neuronarrator.clinical.findings import Finding, Findings
 from neuronarrator.clinical.render import render_report
 from neuronarrator.clinical.sampling import random_findings
@@ -177,7 +182,7 @@ def test_thresholds_are_validated():
 
 def test_repair_of_random_reports_with_a_dropped_finding_sentence():
     """Property: render -> drop one finding sentence -> repair -> no issues; sections outside the repair
-    are kept verbatim."""
+    are kept verbatim (the correlation too, unless it has a contradiction of its own)."""
     for seed in range(50):
         findings = random_findings(seed)
         narrative = render_report(findings, rng=seed)
@@ -188,6 +193,131 @@ def test_repair_of_random_reports_with_a_dropped_finding_sentence():
         text = _without(narrative.text, candidates[int(rng.integers(len(candidates)))])
         fixed, before, after = repair_narrative(text, findings, rng=seed)
         assert after.ok, (seed, after.issues, fixed)
-        assert _sections(fixed)["correlation"] == narrative.clinical_correlation.strip(), seed
+        if any(i.code == "clinical_correlation" for i in before.issues):
+            # Rewritten only where the rendered correlation discusses a finding below the "supported"
+            # threshold (random_findings lists a few; the description's mention is then unsupported too).
+            assert not check_narrative(narrative.text, findings).ok, seed
+        else:
+            assert _sections(fixed)["correlation"] == narrative.clinical_correlation.strip(), seed
         if before.ok:
             assert fixed == text
+
+
+# --- frequencies ---------------------------------------------------------------------------------------
+def _pdr_text(hz: str, correlation: str = "Please correlate clinically.") -> str:
+    return (
+        "DESCRIPTION OF THE RECORD:\nThe patient is awake. There is a posterior dominant rhythm of "
+        f"{hz} Hz which attenuates with eye opening.\n\nIMPRESSION:\nNormal awake EEG.\n\n"
+        f"CLINICAL CORRELATION:\n{correlation}\n"
+    )
+
+
+PDR_10 = Findings(findings=(Finding("pdr", 0.97, frequency_hz=10.25), Finding("pdr_reactive", 0.9)))
+
+
+def test_pdr_frequency_off_by_more_than_the_tolerance_is_a_contradiction_and_repaired():
+    text = _pdr_text("8.5")
+    report = check_narrative(text, PDR_10)
+    assert [(i.kind, i.code, i.attribute, i.text_value, i.predicted_value) for i in report.issues] == [
+        ("contradiction", "pdr", "frequency_hz", 8.5, 10.25)
+    ]
+    assert "8.5 Hz" in text[slice(*report.issues[0].span)]
+    assert report.counts == {"unsupported": 0, "omitted": 0, "contradictions": 1, "n_asserted": 2}
+    for seed in range(10):
+        fixed, _, after = repair_narrative(text, PDR_10, rng=seed)
+        assert after.ok, (seed, after.issues, fixed)
+        assert "8.5" not in fixed
+        pdr = next(f for f in after.asserted if f.code == "pdr")
+        assert abs(pdr.frequency_hz - 10.25) <= FREQUENCY_TOLERANCE_HZ
+        old, new = _sections(text), _sections(fixed)
+        assert new["impression"] == old["impression"] and new["correlation"] == old["correlation"]
+
+
+@pytest.mark.parametrize("hz", ["9.5", "10", "11"])
+def test_frequency_within_the_tolerance_passes(hz):
+    assert check_narrative(_pdr_text(hz), PDR_10).ok
+
+
+def test_wrong_frequency_in_the_impression_is_caught_even_when_the_description_is_right():
+    text = _pdr_text("10").replace(
+        "Normal awake EEG.", "Normal awake EEG with an 8 Hz posterior dominant rhythm."
+    )
+    report = check_narrative(text, PDR_10)
+    assert [(i.code, i.text_value) for i in report.issues] == [("pdr", 8.0)]
+    fixed, _, after = repair_narrative(text, PDR_10, rng=0)
+    assert after.ok and "8 Hz" not in fixed
+    assert _sections(fixed)["description"] == _sections(text)["description"]
+
+
+def test_frequency_of_other_codes_is_checked_and_absent_frequencies_are_not():
+    gsw = Findings(
+        findings=(Finding("generalized_spike_wave", 0.95, frequency_hz=3.0),), impression="abnormal"
+    )
+    text = (
+        "DESCRIPTION OF THE RECORD:\nThe patient is awake. Generalized {hz} Hz spike-and-wave discharges are "
+        "seen.\n\nIMPRESSION:\nAbnormal EEG due to generalized spike-and-wave discharges.\n"
+    )
+    wrong = check_narrative(text.format(hz="5"), gsw)
+    assert [(i.code, i.attribute, i.text_value, i.predicted_value) for i in wrong.issues] == [
+        ("generalized_spike_wave", "frequency_hz", 5.0, 3.0)
+    ]
+    fixed, _, after = repair_narrative(text.format(hz="5"), gsw, rng=1)
+    assert after.ok and "5 Hz" not in fixed
+    assert check_narrative(text.format(hz="3.5"), gsw).ok
+    no_hz = Findings(findings=(gsw.findings[0].with_(frequency_hz=None),), impression="abnormal")
+    assert check_narrative(text.format(hz="5"), no_hz).ok  # the prediction makes no claim to compare with
+
+
+# --- clinical correlation -------------------------------------------------------------------------------
+def test_correlation_claiming_epilepsy_for_a_normal_prediction_is_replaced():
+    text = _pdr_text("10", "This finding suggests a diagnosis of epilepsy. Please correlate clinically.")
+    report = check_narrative(text, PDR_10)
+    assert [(i.kind, i.code, i.text_value, i.predicted_value) for i in report.issues] == [
+        ("contradiction", "clinical_correlation", "epilepsy", "normal")
+    ]
+    assert text[slice(*report.issues[0].span)] == "This finding suggests a diagnosis of epilepsy."
+    fixed, _, after = repair_narrative(text, PDR_10, rng=2)
+    assert after.ok
+    old, new = _sections(text), _sections(fixed)
+    assert new["description"] == old["description"] and new["impression"] == old["impression"]
+    expected = render_report(PDR_10, rng=np.random.default_rng(2)).clinical_correlation
+    assert new["correlation"] == expected and "suggests a diagnosis of epilepsy" not in fixed
+
+
+@pytest.mark.parametrize(
+    "correlation",
+    [
+        "A normal EEG does not exclude a diagnosis of epilepsy.",
+        "No EEG abnormality was found to support a diagnosis of epilepsy. Clinical correlation is advised.",
+        "Please correlate clinically.",
+    ],
+)
+def test_consistent_correlation_is_kept_verbatim(correlation):
+    text = _pdr_text("10", correlation)
+    assert check_narrative(text, PDR_10).ok
+    fixed, _, _ = repair_narrative(text.replace("10 Hz", "7.5 Hz"), PDR_10, rng=0)
+    assert _sections(fixed)["correlation"] == correlation
+
+
+def test_correlation_of_a_deleted_finding_is_replaced_with_the_repair():
+    text = render_report(F, rng=1).text.replace(
+        "\n\nIMPRESSION", " There are left temporal sharp waves.\n\nIMPRESSION"
+    )
+    text = text.rstrip("\n") + " The left temporal sharp waves indicate an epileptogenic focus.\n"
+    report = check_narrative(text, F)
+    corr = report.of_kind("contradiction")
+    assert [(i.code, i.text_value) for i in corr] == [
+        ("clinical_correlation", "focal_epileptiform, epilepsy")
+    ]
+    fixed, _, after = repair_narrative(text, F, rng=1)
+    assert after.ok and "sharp" not in fixed and "epileptogenic" not in fixed
+
+
+def test_correlation_that_calls_a_normal_prediction_abnormal_or_an_abnormal_one_normal():
+    assert [i.text_value for i in check_narrative(_pdr_text("10", "This abnormal EEG indicates an "
+            "encephalopathy."), PDR_10).issues] == ["diffuse dysfunction, abnormal EEG"]  # fmt: skip
+    text = render_report(F, rng=3).text
+    bad = text.rstrip("\n") + " A normal EEG does not exclude epilepsy.\n"
+    assert [i.text_value for i in check_narrative(bad, F).issues] == ["normal EEG"]
+    fixed, _, after = repair_narrative(bad, F, rng=3)
+    assert after.ok and "normal EEG does not" not in fixed

@@ -2,7 +2,8 @@
 
 A generated narrative (the language model's, or any text) is read back with the project's labeler
 (:func:`~neuronarrator.clinical.label.analyze_report`) and compared with the finding heads' predictions
-(DESIGN.md, "The report document": the narrative must agree with the findings list). Three kinds of issue:
+(DESIGN.md, "The report document": the narrative must agree with the findings list). Three kinds of issue
+(:data:`KINDS`; ``FaithfulnessReport.counts`` counts each):
 
 ``unsupported``
     A finding the text asserts (negated mentions such as "no epileptiform discharges" assert nothing)
@@ -13,9 +14,28 @@ A generated narrative (the language model's, or any text) is read back with the 
     finding of the same code with a compatible side, at any certainty). Low-probability predictions the
     text leaves out are not omissions: the text is free to stay silent about what the heads doubt.
 ``contradiction``
-    The text's impression (stated, else derived from its findings) differs from the predicted impression
-    ("normal" text for an abnormal prediction), or the dominant state it reads as differs from the
-    predicted state. ``code`` is ``"impression"`` or ``"state"``.
+    The text says something other than what was predicted. ``code`` is
+
+    * ``"impression"``: the text's impression (stated, else derived from its findings) differs from the
+      predicted one ("normal" text for an abnormal prediction);
+    * ``"state"``: the dominant state it reads as differs from the predicted state;
+    * a finding code, with ``attribute="frequency_hz"``: a frequency the text writes for a supported finding
+      (every mention, description or impression) is more than :data:`FREQUENCY_TOLERANCE_HZ` from each
+      supporting prediction's frequency ("a posterior dominant rhythm of 8.5 Hz" for a predicted 10.25 Hz
+      PDR); the labeler reads frequencies for the PDR, spike-and-wave, LPD/GPD, LRDA/GRDA and excess beta.
+      No check where the text or the prediction gives no frequency;
+    * ``"clinical_correlation"``: a sentence of the CLINICAL CORRELATION section asserts a finding no
+      prediction supports (read by the labeler as in a description, interpretive words such as
+      "encephalopathy" excepted), or makes a clinical claim the predictions do not support
+      (:data:`_CORRELATION_CLAIMS`: epilepsy/seizures/epileptogenic need an epileptiform finding or a
+      seizure; diffuse dysfunction/encephalopathy need diffuse slowing, burst suppression, GPD or GRDA;
+      focal dysfunction/structural need a focal or lateralized finding; "normal EEG" needs a normal
+      impression, "abnormal EEG" an abnormal one; a negated sentence, "does not exclude epilepsy", makes
+      no claim of the first kinds). One issue for the section, with the offending sentences' spans and the
+      claims (``text_value``).
+
+    A frequency or correlation contradiction is a contradiction rather than a kind of its own so that
+    ``counts`` keeps its keys (the report document's ``faithfulness`` block).
 
 Side compatibility (:func:`sides_compatible`): the side of a generalized code (``GENERALIZED_CODES``) is not
 compared (text cannot tell ``None``/``generalized``/``bilateral`` apart there; ``finding_key`` drops it too);
@@ -23,22 +43,27 @@ otherwise two sides are compatible when equal, when either is unknown (``None``:
 prediction makes no claim about the side), or when they are ``bilateral`` and ``generalized`` (the same
 claim for a seizure or an artifact). ``left`` against ``right``, and ``left``/``right`` against
 ``bilateral``, are not compatible: a lateralized claim is a different finding from a bilateral one.
-Regions, certainty class and frequency are not compared (see the module's limits below).
+Regions and certainty class are not compared (see the module's limits below).
 
 Repair (:func:`repair_narrative`) rewrites sections instead of re-decoding: it deletes the sentences
 that carry only unsupported findings, and re-renders the description and/or impression section from the
 predicted findings with the project's renderer (:func:`~neuronarrator.clinical.render.render_report`)
-where something is omitted or contradicted, or where a sentence mixes supported and unsupported findings
-(a sentence cannot be cut in half safely). Everything else, other sections included, is kept verbatim.
+where something is omitted or contradicted (a wrong frequency included), or where a sentence mixes supported
+and unsupported findings (a sentence cannot be cut in half safely); a clinical correlation with a
+contradiction is replaced as a whole by the renderer's correlation for the predicted findings. Everything
+else, other sections included (a consistent correlation too), is kept verbatim.
 Why not constrained re-decoding: it needs the language model and its decoder here, gives no guarantee
 that the new text reads back right, and is not deterministic; the renderer's text reads back as exactly
 what it was given (its round-trip test), so the repaired report is consistent by construction, and a
 caller that has the model can still re-decode first and use this as the fallback.
 
-Limits: regions, certainty and frequency of a finding are not checked (a "possible" statement of a
-confident finding passes); the clinical-correlation section is not read by the labeler and is kept as
-written, so it may still discuss a deleted finding; the labeler's reading is the arbiter, so its errors
-are this module's errors.
+Limits: regions and certainty of a finding are not checked (a "possible" statement of a confident finding
+passes); a frequency tolerance of 1 Hz is coarse for sub-2 Hz periodic discharges; the clinical correlation
+is checked only for the findings the labeler reads there and the claims of :data:`_CORRELATION_CLAIMS`
+(keyword rules with a sentence-wide negation test: other interpretations, such as a medication effect, and
+a claim in a sentence that also negates something else pass unchecked), and a correlation that is merely
+vaguer than the findings (no mention of a predicted finding) is kept; the labeler's reading is the arbiter,
+so its errors are this module's errors.
 """
 
 from __future__ import annotations
@@ -51,11 +76,47 @@ import numpy as np
 
 from neuronarrator.clinical.findings import GENERALIZED_CODES, Finding, Findings
 from neuronarrator.clinical.label import LabelResult, analyze_report
+from neuronarrator.clinical.mentions import read_section
 from neuronarrator.clinical.render import HEADINGS, Narrative, render_report
 from neuronarrator.clinical.text import FINDING_SECTIONS, Section
 
 KINDS = ("unsupported", "omitted", "contradiction")
 Span = tuple[int, int]
+
+#: A frequency the text writes for a finding may differ this much from the predicted one (Hz). Clinicians
+#: write the PDR to 0.5 Hz (and the renderer rounds to 0.5 Hz, so its own text is within 0.25 Hz); the
+#: frequency heads' real-data target is "within 1 Hz" of the reference, so a larger gap is a different claim
+#: ("8.5 Hz" for a predicted 10.25 Hz PDR), not a rounding of the same one. The same tolerance is used for
+#: the other codes the labeler reads a frequency for (spike-and-wave, periodic and rhythmic delta patterns,
+#: beta): coarse for sub-2 Hz periodic discharges, but those rates are themselves estimated only to ~0.5 Hz.
+FREQUENCY_TOLERANCE_HZ = 1.0
+
+#: Codes whose presence supports each kind of clinical claim in the CLINICAL CORRELATION section.
+EPILEPTIFORM_CODES = frozenset(
+    {"focal_epileptiform", "generalized_spike_wave", "seizure", "lpd", "gpd", "lrda"}
+)
+DIFFUSE_CODES = frozenset({"generalized_slowing", "burst_suppression", "gpd", "grda"})
+FOCAL_CODES = frozenset({"focal_slowing", "asymmetry", "lpd", "lrda", "focal_epileptiform"})
+_R = re.IGNORECASE
+#: (claim, what in a sentence makes it, what supports it: codes, or the predicted impression; whether a
+#: negated sentence ("does not exclude epilepsy") makes no claim).
+_CORRELATION_CLAIMS: tuple[tuple[str, re.Pattern[str], frozenset[str] | str, bool], ...] = (
+    ("epilepsy", re.compile(r"epilep|seizure|\bictal|convuls", _R), EPILEPTIFORM_CODES, True),
+    ("diffuse dysfunction",
+     re.compile(r"encephalopath|diffuse\s+(?:cerebral\s+|cortical\s+)?dysfunction", _R), DIFFUSE_CODES, True),
+    ("focal dysfunction",
+     re.compile(r"focal\s+(?:cerebral\s+|cortical\s+)?dysfunction|structural|lesion", _R), FOCAL_CODES, True),
+    ("normal EEG",
+     re.compile(r"\bnormal\s+(?:interictal\s+|routine\s+)?(?:EEG|electroencephalogram|study|record(?:ing)?)\b", _R),
+     "normal", False),
+    ("abnormal EEG",
+     re.compile(r"\babnormal\s+(?:EEG|electroencephalogram|study|record(?:ing)?)\b", _R), "abnormal", True),
+)  # fmt: skip
+#: Words the labeler reads as a finding ("encephalopathy" as slowing, "medication effect" as excess beta) that
+#: in a correlation are an interpretation: the claims above judge them, not the finding they would read as.
+_INTERPRETIVE = re.compile(r"encephalopath|dysfunction|medication|sedati|drug|toxic|metabolic", _R)
+_NEGATION = re.compile(r"\b(?:no|not|never|without|cannot|nor)\b|n't\b|\brul(?:e[sd]?|ing) out\b|"
+                       r"\blimited sensitivity\b", _R)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -65,12 +126,17 @@ class Issue:
     Attributes
     ----------
     kind : ``unsupported``, ``omitted`` or ``contradiction``.
-    code : the finding code; for contradictions ``"impression"`` or ``"state"``.
+    code : the finding code; for contradictions ``"impression"``, ``"state"``, ``"clinical_correlation"``,
+        or the finding code when a finding's ``attribute`` is contradicted.
     side : the side of the finding (the text's for ``unsupported``, the prediction's for ``omitted``).
     spans : character spans of the sentences concerned (``unsupported``; the section for an impression
         contradiction); empty where the text has nothing to point at (an omission).
     text_value, predicted_value : what the text says and what was predicted (contradictions), or the
-        probabilities (text certainty / predicted probability) for findings.
+        probabilities (text certainty / predicted probability) for findings. A clinical-correlation
+        contradiction has the claims the findings do not support (``"epilepsy"``, ``"normal EEG"``, a finding
+        code, comma-separated) and the predicted impression.
+    attribute : the finding attribute a contradiction is about (``"frequency_hz"``: the text's and the
+        predicted frequency, Hz, differ by more than :data:`FREQUENCY_TOLERANCE_HZ`), else None.
     """
 
     kind: str
@@ -79,6 +145,7 @@ class Issue:
     spans: tuple[Span, ...] = ()
     text_value: str | float | None = None
     predicted_value: str | float | None = None
+    attribute: str | None = None
 
     @property
     def span(self) -> Span | None:
@@ -171,7 +238,75 @@ def check_narrative(
         issues.append(Issue("contradiction", "impression", None, where, said, predicted.impression))
     if result.findings.state != predicted.state:
         issues.append(Issue("contradiction", "state", None, (), result.findings.state, predicted.state))
+    issues.extend(_frequency_issues(result, backing))
+    issues.extend(_correlation_issues(text, result, predicted, backing))
     return FaithfulnessReport(tuple(issues), asserted, tuple(judged), result, confident, supported)
+
+
+def _frequency_issues(result: LabelResult, backing: list[Finding]) -> list[Issue]:
+    """Every asserted mention with a frequency (not only the first one a merged finding keeps) against the
+    supporting predictions of its finding that have a frequency: off by more than the tolerance from all of
+    them is a contradiction. A mention no prediction supports is already ``unsupported``; a prediction
+    without a frequency makes no claim to compare with."""
+    found: dict[tuple[str, str | None], list] = {}  # (code, predicted side) -> [spans, text Hz, predicted Hz]
+    for m in result.mentions:
+        if not m.asserted or m.frequency_hz is None or m.code is None:
+            continue
+        preds = [p for p in backing if p.frequency_hz is not None and _matches_side(m.code, m.side, p)]
+        if not preds:
+            continue
+        closest = min(preds, key=lambda p: abs(p.frequency_hz - m.frequency_hz))
+        if abs(closest.frequency_hz - m.frequency_hz) <= FREQUENCY_TOLERANCE_HZ + 1e-9:
+            continue
+        entry = found.setdefault((m.code, closest.side), [[], m.frequency_hz, closest.frequency_hz])
+        if m.sentence not in entry[0]:
+            entry[0].append(m.sentence)
+    return [
+        Issue("contradiction", code, side, tuple(spans), hz, pred_hz, attribute="frequency_hz")
+        for (code, side), (spans, hz, pred_hz) in found.items()
+    ]
+
+
+def _matches_side(code: str, side: str | None, p: Finding) -> bool:
+    return code == p.code and sides_compatible(code, side, p.side)
+
+
+def _correlation_issues(
+    text: str, result: LabelResult, predicted: Findings, backing: list[Finding]
+) -> list[Issue]:
+    """The CLINICAL CORRELATION section(s), sentence by sentence: a finding the labeler reads there (as it
+    would in a description; interpretive words excepted, :data:`_INTERPRETIVE`) needs a supporting
+    prediction, and a clinical claim (:data:`_CORRELATION_CLAIMS`:
+    epilepsy, diffuse or focal dysfunction, "normal"/"abnormal EEG") needs a supporting finding or the
+    predicted impression. One issue for all the section's offending sentences."""
+    codes = {p.code for p in backing}
+    claims: list[str] = []
+    spans: list[Span] = []
+    for section in (s for s in result.sections if s.kind == "correlation"):
+        reads, _ = read_section(text, section)
+        for read in reads:
+            said = read.sentence.text
+            bad = [
+                h.code
+                for h in read.hits
+                if h.code is not None and not h.negated and not h.note
+                and not _INTERPRETIVE.search(said[h.start : h.end])
+                and not any(_matches_side(h.code, h.side, p) for p in backing)
+            ]  # fmt: skip
+            negated = bool(_NEGATION.search(said))
+            for claim, pattern, needs, negatable in _CORRELATION_CLAIMS:
+                if not pattern.search(said) or (negatable and negated):
+                    continue
+                ok = predicted.impression == needs if isinstance(needs, str) else bool(needs & codes)
+                if not ok:
+                    bad.append(claim)
+            if bad:
+                claims.extend(c for c in bad if c not in claims)
+                spans.append((read.sentence.start, read.sentence.end))
+    if not claims:
+        return []
+    return [Issue("contradiction", "clinical_correlation", None, tuple(spans), ", ".join(claims),
+                  predicted.impression)]  # fmt: skip
 
 
 # --- repair ---------------------------------------------------------------------------------------------
@@ -191,8 +326,9 @@ def repair_narrative(
     contradicted or an impression sentence is mixed. If issues remain (a deletion took the stated
     impression with it, say), round 2 re-renders both sections and deletes every other finding-section
     sentence that asserts an unsupported finding; round 3 keeps only the re-rendered sections among the
-    sections the labeler reads. Sections it does not read (history, clinical correlation) are never
-    touched.
+    sections the labeler reads. A sentence with a frequency off the predicted one counts as mixed. The
+    clinical correlation is replaced by the renderer's when it has a contradiction, else kept; history and
+    other sections are never touched.
 
     Parameters
     ----------
@@ -249,19 +385,24 @@ def _repair_once(text: str, report: FaithfulnessReport, narrative: Narrative, le
     mixed = {s for s, oks in carried.items() if any(oks) and not all(oks)}
     kinds = {(i.kind, i.code) for i in report.issues}
 
+    # A sentence that writes a wrong frequency is restated by the renderer like a mixed one.
+    off_frequency = {s for i in report.issues if i.attribute == "frequency_hz" for s in i.spans}
+    correlation_sections = [s for s in result.sections if s.kind == "correlation"]
+
     def inside(span: Span, sections: Iterable[Section]) -> bool:
         return any(s.start <= span[0] and span[1] <= s.end for s in sections)
 
     redo_description = (
         level >= 2
         or any(k == "omitted" or c == "state" for k, c in kinds)
-        or any(inside(s, finding_sections) for s in mixed)
+        or any(inside(s, finding_sections) for s in mixed | off_frequency)
     )
     redo_impression = (
         level >= 2
         or ("contradiction", "impression") in kinds
-        or any(inside(s, impression_sections) for s in mixed)
+        or any(inside(s, impression_sections) for s in mixed | off_frequency)
     )
+    redo_correlation = ("contradiction", "clinical_correlation") in kinds
     edits: list[tuple[int, int, str]] = []  # (start, end, replacement) in the original text
     replaced: list[Section] = []
     prepend: list[str] = []
@@ -285,8 +426,12 @@ def _repair_once(text: str, report: FaithfulnessReport, narrative: Narrative, le
                 edits.append((*_body(text, s), ""))
         else:
             append.append(f"{HEADINGS['impression']}:\n{narrative.impression}\n")
+    if redo_correlation:  # the renderer's correlation for the findings, in place of the whole section
+        edits.append((*_body(text, correlation_sections[0]), narrative.clinical_correlation))
+        for s in correlation_sections[1:]:
+            edits.append((*_body(text, s), ""))
     # With the description re-rendered, a mixed sentence elsewhere can go: its supported part is restated.
-    deletable = bad_only | (mixed if redo_description else set())
+    deletable = bad_only | (mixed | off_frequency if redo_description else set())
     for span in sorted(deletable):
         if not any(s.start <= span[0] and span[1] <= s.end for s in replaced):
             edits.append((*_cut(text, span), ""))
