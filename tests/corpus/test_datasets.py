@@ -50,7 +50,7 @@ def test_segment_items_shapes_dtypes_and_values(corpus: Path, fake_source) -> No
 
 def test_fields_subset_reads_only_what_is_asked(corpus: Path) -> None:
     ds = SegmentDataset(corpus, "train", fields=("findings",))
-    assert set(ds[0]) == {"index", "montage", "findings", "side", "regions", "labels_complete", "state_known"}
+    assert set(ds[0]) == {"index", "montage", "findings", "side", "regions", "labels_complete", "state_known", "state"}
     with pytest.raises(ValueError, match="unknown fields"):
         SegmentDataset(corpus, "train", fields=("spectrum",))
     assert len(SegmentDataset(corpus, "test")) == 0

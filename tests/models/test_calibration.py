@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from neuronarrator.models.calibration import T_MAX, T_MIN, Calibration, label_mask, reliability
+from neuronarrator.models.calibration import T_MAX, T_MIN, Calibration, label_mask, reliability, session_scores
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -81,10 +81,10 @@ def test_isotonic_option():
     out = cal.apply(grid)
     assert (np.diff(out, axis=0) >= -1e-12).all()
     with pytest.raises(ValueError, match="unknown"):
-        Calibration.fit(logits, labels, method="platt")
+        Calibration.fit(logits, labels, method="histogram")
 
 
-@pytest.mark.parametrize("method", ["temperature", "isotonic"])
+@pytest.mark.parametrize("method", ["temperature", "isotonic", "platt"])
 def test_dict_round_trip(method):
     logits, labels = _synthetic(n=500, seed=4)
     labels[:, 0] = 0.0  # one unfitted code
@@ -111,3 +111,50 @@ def test_reliability_bins():
     assert r["ece"] == pytest.approx((2 * 0.45 + 2 * 0.05 + 0.55) / 5)
     assert r["mce"] == pytest.approx(0.55)
     assert reliability(probs, labels, mask=np.zeros(5, bool))["ece"] is None
+
+
+def test_platt_moves_the_threshold_that_temperature_cannot():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2000, 1)) * 2.0
+    y = (rng.random((2000, 1)) < 1.0 / (1.0 + np.exp(-(x / 2.0 - 1.5)))).astype(float)  # T = 2, b = -1.5
+    platt = Calibration.fit(x, y, method="platt")
+    from sklearn.linear_model import LogisticRegression
+
+    ref = LogisticRegression(C=1e6).fit(x, y[:, 0])  # the unregularised maximum-likelihood fit
+    assert platt.temperature[0] == pytest.approx(1 / ref.coef_[0, 0], rel=0.02)
+    assert platt.bias[0] == pytest.approx(ref.intercept_[0], abs=0.02)
+    temp = Calibration.fit(x, y, method="temperature")
+    assert temp.bias == [0.0]
+    at_zero = np.zeros((1, 1))
+    assert temp.apply(at_zero)[0, 0] == pytest.approx(0.5)  # temperature keeps p(0) = 0.5
+    assert platt.apply(at_zero)[0, 0] < 0.3  # Platt moves it where the data say (≈ sigmoid(-1.5) = 0.18)
+    nll = lambda p: -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))  # noqa: E731
+    assert nll(platt.apply(x)) < nll(temp.apply(x))
+
+
+def test_platt_ridge_keeps_a_two_positive_code_moderate():
+    x = np.linspace(-3, 3, 40)[:, None]
+    y = np.zeros((40, 1))
+    y[[-1, -3]] = 1.0
+    cal = Calibration.fit(x, y, method="platt")
+    assert abs(cal.bias[0]) < 10 and T_MIN <= cal.temperature[0] <= T_MAX
+    assert cal.apply(np.array([[3.0]]))[0, 0] > cal.apply(np.array([[-3.0]]))[0, 0]
+
+
+def test_session_scores_take_the_max_and_a_session_calibration_round_trips():
+    probs = np.array([[0.1, 0.9], [0.7, 0.2], [0.3, 0.4], [0.2, 0.1]])
+    labels = np.array([[0, 1], [1, 0], [0, 0], [0, 1]])
+    mask = np.array([[True, True], [True, True], [True, True], [False, True]])
+    scores, y, m, ids = session_scores(probs, labels, mask, ["b", "b", "a", "a"])
+    assert ids == ["b", "a"]
+    np.testing.assert_allclose(scores, [[0.7, 0.9], [0.3, 0.4]])
+    np.testing.assert_array_equal(y, [[1, 1], [0, 1]])
+    np.testing.assert_array_equal(m, [[True, True], [True, True]])
+
+    seg = Calibration.identity(2, ("x", "y"))
+    seg.session = Calibration("platt", [2.0, 1.0], [True, True], [None, None], ["x", "y"], [1, 1], [1, 1], [-1.0, 0.5])
+    back = Calibration.from_dict(seg.to_dict())
+    assert back.session is not None and back.session.bias == [-1.0, 0.5]
+    p = np.array([[0.5, 0.5]])
+    np.testing.assert_allclose(back.session.apply_probabilities(p), [[1 / (1 + np.e), 1 / (1 + np.exp(-0.5))]])
+    assert Calibration.from_dict(Calibration.identity(2).to_dict()).session is None

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
-from neuronarrator.clinical.findings import CODES, REGIONS, SIDES
+from neuronarrator.clinical.findings import CODES, REGIONS, SIDES, STATES
 from neuronarrator.models.encoders import (
     TopomapConfig,
     TopomapEncoder,
@@ -15,7 +16,7 @@ from neuronarrator.models.encoders import (
     WaveformEncoder,
     bipolar_flags,
 )
-from neuronarrator.models.finding_heads import FindingHeads, finding_loss
+from neuronarrator.models.finding_heads import FindingHeads, finding_loss, positive_weights
 from neuronarrator.models.stage1 import Stage1Config, Stage1Model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -139,6 +140,44 @@ def test_finding_heads_shapes() -> None:
     assert out["presence"].shape == (4, N_CODES)
     assert out["side"].shape == (4, N_CODES, len(SIDES))
     assert out["regions"].shape == (4, N_CODES, len(REGIONS))
+    assert out["state"].shape == (4, len(STATES))
+
+
+def test_positive_weights_and_prior_shift() -> None:
+    labels = np.zeros((10, 3))
+    labels[:1, 0] = 1  # 1 positive of 10
+    labels[:5, 1] = 1  # balanced
+    counted = np.ones_like(labels, bool)
+    counted[5:, 0] = False  # only 5 counted rows for code 0: 1 pos, 4 neg
+    w = positive_weights(labels, counted, max_weight=30.0)
+    np.testing.assert_allclose(w, [4.0, 1.0, 30.0])  # code 2 has no positive: the cap
+    assert positive_weights(np.zeros((4, 1)) + (np.arange(4)[:, None] < 3), max_weight=30.0)[0] == 1.0  # clip at 1
+
+    heads = FindingHeads(8, 8, n_codes=3)
+    x = torch.randn(5, 8)
+    raw = heads(x)["presence"].detach()
+    heads.set_pos_weight(torch.tensor([4.0, 1.0, 30.0]))
+    shifted = heads(x)["presence"].detach()
+    torch.testing.assert_close(raw - shifted, torch.log(torch.tensor([4.0, 1.0, 30.0])).expand(5, 3))
+    # the loss sees the weighted logits again: equal to a weighted BCE on the linear layer's output
+    out = {k: v for k, v in heads(x).items()}
+    targets = {"findings": torch.tensor(labels[:5]).float(), "side": torch.full((5, 3), -1),
+               "regions": torch.zeros(5, 3, len(REGIONS))}
+    got = finding_loss(out, targets, pos_weight=heads.pos_weight)["presence"]
+    want = torch.nn.functional.binary_cross_entropy_with_logits(raw, targets["findings"], pos_weight=heads.pos_weight)
+    torch.testing.assert_close(got, want)
+
+
+def test_finding_loss_state_masked() -> None:
+    targets = _targets(3)
+    targets["state"] = torch.tensor([0, -1, 3])
+    out = _logits(3)
+    out["state"] = torch.randn(3, len(STATES)).requires_grad_()
+    terms = finding_loss(out, targets)
+    want = torch.nn.functional.cross_entropy(out["state"][[0, 2]], torch.tensor([0, 3]))
+    torch.testing.assert_close(terms["state"], want)
+    terms["total"].backward()
+    assert torch.all(out["state"].grad[1] == 0) and out["state"].grad[0].abs().sum() > 0
 
 
 def _targets(batch: int) -> dict[str, torch.Tensor]:
@@ -170,7 +209,8 @@ def test_finding_loss_partial_labels_ignore_absent_codes() -> None:
     targets["labels_complete"] = torch.tensor([True, False])
     out = _logits(2)
     terms = finding_loss(out, targets)
-    assert set(terms) == {"presence", "side", "regions", "total"}
+    assert set(terms) == {"presence", "side", "regions", "state", "total"}
+    assert terms["state"].item() == 0.0  # no state targets: the term is a 0 on the graph
     terms["total"].backward()
     grad = out["presence"].grad
     assert torch.all(grad[1, 1:] == 0)  # partial row: absent codes are unknown, no gradient

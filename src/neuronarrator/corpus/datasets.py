@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from neuronarrator.clinical.findings import STATES
 from neuronarrator.corpus.labels import finding_targets
 from neuronarrator.corpus.manifest import MANIFEST_NAME, read_table
 from neuronarrator.corpus.sources.base import SFREQ_HZ
@@ -113,7 +114,8 @@ class SegmentDataset(_ShardRows):
     - with ``findings`` or ``narrative``: ``labels_complete`` : bool -- False where the session's labels
       cover only some events: absent codes are unknown rather than absent, and there is no narrative;
       mask those targets; ``state_known`` : bool -- False where the labels do not give the state (the
-      manifest's ``state`` is null): mask any state target
+      manifest's ``state`` is null): mask any state target; ``state`` : int, the segment's state as an
+      index into ``STATES`` (-1 where not known)
     - ``extra_waveform`` : float32 (n_extra, 2000) µV, the session's derivations outside the double banana
       (Sleep-EDF's ``Fpz-Cz``, ``Pz-Oz``), zero-padded to ``n_extra`` = the most any item of this dataset
       has (so that items batch); ``extra_mask`` : bool (n_extra,) (False: padding); ``extra_channels`` :
@@ -157,7 +159,9 @@ class SegmentDataset(_ShardRows):
             item["narrative"] = self.value("narrative", index) or ""
         if "labels_complete" in self.table.column_names:
             item["labels_complete"] = bool(self.value("labels_complete", index))
-            item["state_known"] = self.value("state", index) is not None
+            state = self.value("state", index)
+            item["state_known"] = state is not None
+            item["state"] = STATES.index(state) if state in STATES else -1
         if "extra_waveform" in self.fields:
             item.update(self._extra(reader, row, index))
         return item

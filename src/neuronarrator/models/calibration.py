@@ -7,6 +7,11 @@ probabilities one finding code at a time:
 - ``temperature`` (default): ``p = sigmoid(logit / T_k)``, one ``T_k`` per code, fitted by minimising the
   binary NLL on the val logits with LBFGS (over ``log T``), then clamped to ``[0.05, 20]``. Temperature
   scaling keeps the order of the logits (AUROC unchanged) and moves only the threshold 0.5.
+- ``platt``: ``p = sigmoid(logit / T_k + b_k)``, a temperature and a bias per code (Platt scaling on the
+  logit), fitted the same way with a weak pull of ``(log T, b)`` towards ``(0, 0)`` (ridge of weight
+  ``1 / n`` each) so that a code with two positives does not get an extreme bias. Unlike temperature
+  scaling it moves the 0.5 threshold: what the session-level calibration needs, where the score is a
+  maximum over segments and sits above the segment scale.
 - ``isotonic``: a monotone step map ``sigmoid(logit) -> p`` per code (scikit-learn's
   :class:`~sklearn.isotonic.IsotonicRegression`, clipped outside the fitted range), stored as its
   breakpoints and applied by linear interpolation. More flexible, needs more val positives; it can
@@ -30,10 +35,10 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["METHODS", "T_MAX", "T_MIN", "Calibration", "label_mask", "reliability"]
+__all__ = ["METHODS", "T_MAX", "T_MIN", "Calibration", "label_mask", "reliability", "session_scores"]
 
 T_MIN, T_MAX = 0.05, 20.0
-METHODS = ("temperature", "isotonic")
+METHODS = ("temperature", "isotonic", "platt")
 
 
 def _np(x: Any, dtype=np.float64) -> np.ndarray:
@@ -57,26 +62,33 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def _fit_temperatures(
-    logits: np.ndarray, labels: np.ndarray, weight: np.ndarray, max_iter: int
-) -> np.ndarray:
-    """One temperature per column minimising the weighted mean BCE of ``logits / T`` (columns are
-    independent; the summed per-column means are minimised jointly, which is the same optimum)."""
+    logits: np.ndarray, labels: np.ndarray, weight: np.ndarray, max_iter: int, *, bias: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """One temperature (and with ``bias`` one bias) per column minimising the weighted mean BCE of
+    ``logits / T + b`` (columns are independent; the summed per-column means are minimised jointly, which
+    is the same optimum). With ``bias``, a ridge of weight ``1 / n_col`` on ``(log T, b)``."""
     x, y, w = (torch.as_tensor(a, dtype=torch.float64) for a in (logits, labels, weight))
     per_col = w.sum(0).clamp_min(1.0)
     log_t = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
-    optimizer = torch.optim.LBFGS([log_t], lr=1.0, max_iter=max_iter, line_search_fn="strong_wolfe")
+    b = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=bias)
+    params = [log_t, b] if bias else [log_t]
+    optimizer = torch.optim.LBFGS(params, lr=1.0, max_iter=max_iter, line_search_fn="strong_wolfe")
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad()
-        nll = torch.nn.functional.binary_cross_entropy_with_logits(x / log_t.exp(), y, reduction="none")
+        nll = torch.nn.functional.binary_cross_entropy_with_logits(x / log_t.exp() + b, y, reduction="none")
         loss = ((nll * w).sum(0) / per_col).sum()
+        if bias:
+            loss = loss + ((log_t**2 + b**2) / per_col).sum()
         loss.backward()
         return loss
 
     optimizer.step(closure)
     t = log_t.detach().exp().numpy()
     t[~np.isfinite(t)] = 1.0
-    return np.clip(t, T_MIN, T_MAX)
+    offset = b.detach().numpy().copy()
+    offset[~np.isfinite(offset)] = 0.0
+    return np.clip(t, T_MIN, T_MAX), offset
 
 
 @dataclass
@@ -85,8 +97,11 @@ class Calibration:
 
     Attributes
     ----------
-    method : ``"temperature"`` or ``"isotonic"``
+    method : ``"temperature"``, ``"platt"`` or ``"isotonic"``
     temperature : list of K floats (1.0 where not fitted, and for ``isotonic``)
+    bias : list of K floats added after the temperature (``platt``; 0.0 otherwise)
+    session : the calibration of *session* scores (the maximum over a session's segments of this
+        calibration's probabilities), fitted on val sessions (:func:`session_scores`), or None
     fitted : list of K bools -- False where the val labels lacked a positive or a negative
     isotonic : list of K ``(x, y)`` breakpoint lists, or None (not fitted / temperature method)
     codes : the finding codes, in column order (informative)
@@ -100,8 +115,12 @@ class Calibration:
     codes: list[str] = field(default_factory=list)
     n_pos: list[int] = field(default_factory=list)
     n_neg: list[int] = field(default_factory=list)
+    bias: list[float] = field(default_factory=list)
+    session: Calibration | None = None
 
     def __post_init__(self) -> None:
+        if not self.bias:
+            self.bias = [0.0] * len(self.temperature)
         if self.method not in METHODS:
             raise ValueError(f"calibration method {self.method!r} is unknown; known: {', '.join(METHODS)}")
 
@@ -130,12 +149,12 @@ class Calibration:
         n_neg = ((y == 0) & m).sum(0).astype(int)
         fitted = (n_pos > 0) & (n_neg > 0)
         k = x.shape[1]
-        temperature = np.ones(k)
+        temperature, bias = np.ones(k), np.zeros(k)
         isotonic: list[tuple[list[float], list[float]] | None] = [None] * k
-        if fitted.any() and method == "temperature":
+        if fitted.any() and method in ("temperature", "platt"):
             cols = np.flatnonzero(fitted)
-            temperature[cols] = _fit_temperatures(
-                x[:, cols], y[:, cols], m[:, cols].astype(np.float64), max_iter
+            temperature[cols], bias[cols] = _fit_temperatures(
+                x[:, cols], y[:, cols], m[:, cols].astype(np.float64), max_iter, bias=method == "platt"
             )
         elif fitted.any():
             from sklearn.isotonic import IsotonicRegression
@@ -146,14 +165,20 @@ class Calibration:
                 iso.fit(_sigmoid(x[rows, j]), y[rows, j])
                 isotonic[j] = ([float(v) for v in iso.X_thresholds_], [float(v) for v in iso.y_thresholds_])
         return cls(method, [float(t) for t in temperature], [bool(f) for f in fitted], isotonic, list(codes),
-                   [int(v) for v in n_pos], [int(v) for v in n_neg])  # fmt: skip
+                   [int(v) for v in n_pos], [int(v) for v in n_neg], [float(v) for v in bias])  # fmt: skip
+
+    def apply_probabilities(self, probs: Any) -> np.ndarray:
+        """The calibration applied to probabilities (n, K) (their logits, clipped away from 0 and 1):
+        the session-level calibration of max-over-segments probabilities."""
+        p = np.clip(_np(probs), 1e-7, 1.0 - 1e-7)
+        return self.apply(np.log(p) - np.log1p(-p))
 
     def apply(self, logits: Any) -> np.ndarray:
         """Calibrated presence probabilities (n, K) float64 of logits (n, K) (array or Tensor)."""
         x = _np(logits)
         if x.ndim != 2 or x.shape[1] != self.n_codes:
             raise ValueError(f"logits must be (n, {self.n_codes}), got {x.shape}")
-        probs = _sigmoid(x / np.asarray(self.temperature)[None, :])
+        probs = _sigmoid(x / np.asarray(self.temperature)[None, :] + np.asarray(self.bias)[None, :])
         if self.method == "isotonic":
             for j, points in enumerate(self.isotonic):
                 if points is not None:
@@ -171,6 +196,8 @@ class Calibration:
             "codes": list(self.codes),
             "n_pos": list(self.n_pos),
             "n_neg": list(self.n_neg),
+            "bias": list(self.bias),
+            "session": None if self.session is None else self.session.to_dict(),
         }
 
     @classmethod
@@ -178,9 +205,30 @@ class Calibration:
         k = len(data["temperature"])
         isotonic = [None if p is None else ([float(v) for v in p[0]], [float(v) for v in p[1]])
                     for p in data.get("isotonic") or [None] * k]  # fmt: skip
+        session = data.get("session")
         return cls(str(data["method"]), [float(t) for t in data["temperature"]], [bool(f) for f in data["fitted"]],
                    isotonic, list(data.get("codes") or []), [int(v) for v in data.get("n_pos") or [0] * k],
-                   [int(v) for v in data.get("n_neg") or [0] * k])  # fmt: skip
+                   [int(v) for v in data.get("n_neg") or [0] * k],
+                   [float(v) for v in data.get("bias") or [0.0] * k],
+                   None if session is None else cls.from_dict(session))  # fmt: skip
+
+
+def session_scores(probs: Any, labels: Any, mask: Any, session_ids: Sequence[Any]) -> tuple[np.ndarray, ...]:
+    """Segment rows → session rows: ``(scores, labels, mask, ids)`` with, per session (first-seen order),
+    the maximum of its segments' probabilities, the maximum of their labels (a code shown by one segment is
+    a finding of the session), and its mask (a label counts where any of its segments' counts: a partial
+    session's positives)."""
+    p, y, m = _np(probs), _np(labels) > 0, _np(mask, bool)
+    ids = list(dict.fromkeys(session_ids))
+    index = {s: i for i, s in enumerate(ids)}
+    rows = np.fromiter((index[s] for s in session_ids), int, count=len(session_ids))
+    scores = np.zeros((len(ids), p.shape[1]))
+    out_y = np.zeros((len(ids), p.shape[1]), bool)
+    out_m = np.zeros((len(ids), p.shape[1]), bool)
+    np.maximum.at(scores, rows, p)
+    np.logical_or.at(out_y, rows, y & m)
+    np.logical_or.at(out_m, rows, m)
+    return scores, out_y.astype(np.float64), out_m, ids
 
 
 def reliability(probs: Any, labels: Any, n_bins: int = 10, mask: Any | None = None) -> dict[str, Any]:

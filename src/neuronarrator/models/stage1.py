@@ -77,7 +77,8 @@ class Stage1Model(nn.Module):
 
         Returns ``waveform`` (B, d_w) and ``topomap`` (B, d_t) embeddings, their projections
         ``waveform_aligned`` / ``topomap_aligned`` (B, d_align), ``has_topomap`` (B,) bool, ``tokens``
-        (B, 19, n_patches, d_w) per-token features, and the heads' ``presence``, ``side``, ``regions``.
+        (B, 19, n_patches, d_w) per-token features, and the heads' ``presence``, ``side``, ``regions``,
+        ``state``.
         """
         device = self.device
         waveform = batch["waveform"].to(device)
@@ -98,7 +99,7 @@ class Stage1Model(nn.Module):
         return out
 
     def losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        """``info_nce``, ``presence``, ``side``, ``regions``, ``finding`` (their sum) and ``total`` =
+        """``info_nce``, ``presence``, ``side``, ``regions``, ``state``, ``finding`` (their sum) and ``total`` =
         info_nce + λ · finding, scalar Tensors; ``temperature`` (detached τ) for logging."""
         out = self(batch)
         rows = out["has_topomap"]
@@ -108,10 +109,8 @@ class Stage1Model(nn.Module):
             info_nce = symmetric_info_nce(a, b, tau)
         else:  # no pair at all: a zero that keeps every parameter on the graph
             info_nce = (out["waveform_aligned"].sum() + out["topomap_aligned"].sum() + tau) * 0.0
-        targets = {k: batch[k] for k in ("findings", "side", "regions")}
-        if "labels_complete" in batch:
-            targets["labels_complete"] = batch["labels_complete"]
-        terms = finding_loss(out, targets)
+        targets = {k: batch[k] for k in ("findings", "side", "regions", "labels_complete", "state") if k in batch}
+        terms = finding_loss(out, targets, pos_weight=self.heads.pos_weight)
         finding = terms.pop("total")
         return {"info_nce": info_nce, **terms, "finding": finding,
                 "total": info_nce + self.config.finding_weight * finding,

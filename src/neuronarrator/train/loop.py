@@ -148,6 +148,20 @@ def _to_device(batch: Any, device: torch.device) -> Any:
     return batch
 
 
+def warmup_cosine(steps: int, warmup: int, floor: float = 0.02) -> Callable[[int], float]:
+    """A learning-rate factor: linear warm-up from ``1/warmup`` to 1 over ``warmup`` steps, then a cosine
+    decay to ``floor`` at ``steps`` (the usual schedule for small Transformers trained from scratch)."""
+    steps, warmup = max(1, int(steps)), max(0, int(warmup))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = min(1.0, (step - warmup) / max(1, steps - warmup))
+        return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return factor
+
+
 def train_loop(
     model: nn.Module,
     batches: Iterable[Any] | Callable[[int], Iterable[Any]],
@@ -163,6 +177,7 @@ def train_loop(
     seed: int = 0,
     grad_clip: float | None = 1.0,
     device: torch.device | str | None = None,
+    lr_schedule: Callable[[int], float] | None = None,
 ) -> list[float]:
     """Train ``model`` until step ``steps``; return the loss of every step (resumed steps included).
 
@@ -180,6 +195,10 @@ def train_loop(
         Saved in the checkpoint; a resumed checkpoint's must equal it except for :data:`RESUMABLE_KEYS`,
         else :class:`CheckpointMismatchError`.
     device : default CUDA when present, else CPU. On CUDA the forward pass runs under bf16 autocast.
+    lr_schedule : ``step -> factor``, optional
+        Each parameter group's learning rate at step ``s`` is its initial one times ``lr_schedule(s)``
+        (e.g. :func:`warmup_cosine`); a function of the step alone, so a resumed run continues the same
+        curve (as long as ``steps`` is unchanged: the curve is drawn over ``steps``).
     """
     checkpoint_path = Path(checkpoint_path)
     config_dict = dict(config_dict)
@@ -191,6 +210,7 @@ def train_loop(
     seed_everything(seed)
     model.to(device)
     step, history = 0, []
+    base_lrs = [float(group["lr"]) for group in optimizer.param_groups]  # before a resumed state replaces them
     if resume and checkpoint_path.is_file():
         ckpt = load_checkpoint(checkpoint_path, map_location=device)
         diffs = config_differences(ckpt.get("config", {}), config_dict)
@@ -226,6 +246,10 @@ def train_loop(
             log.warning("batches ran out at step %d of %d", step, steps)
             break
         batch = _to_device(batch, device)
+        if lr_schedule is not None:
+            factor = float(lr_schedule(step))
+            for group, base in zip(optimizer.param_groups, base_lrs, strict=True):
+                group["lr"] = base * factor
         with autocast:
             loss = loss_fn(model, batch)
         optimizer.zero_grad(set_to_none=True)

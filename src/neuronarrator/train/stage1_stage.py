@@ -11,18 +11,27 @@ to skip) and sees the batches an uninterrupted run would have.
 Config keys: ``corpus``, ``stage1`` (preset ``tiny``/``default``), ``stage1_overrides`` (Stage1Config
 fields; ``waveform`` and ``topomap`` take mappings of their configs' fields), ``steps``, ``batch_size``,
 ``lr``, ``checkpoint``, ``seed``; optional ``weight_decay`` (0.01), ``log_every``, ``checkpoint_every``,
-``grad_clip``, ``num_workers`` (0), ``calibration`` (``temperature``, the default, or ``isotonic``).
+``grad_clip``, ``num_workers`` (0), ``calibration`` (``temperature``, the default, or ``isotonic``),
+``augment`` (true: :class:`~neuronarrator.models.augment.SegmentAugment`'s defaults, the default; false;
+or a mapping of its fields), ``pos_weight`` (true, the default: positives weighted by the train split's
+``n_negative / n_positive`` per code, clipped at ``max_pos_weight``, 30), ``schedule`` (``cosine``, the
+default: :func:`~neuronarrator.train.loop.warmup_cosine` with ``warmup_steps``, default 10 % of
+``steps``; or ``constant``).
 
 Val metrics (:func:`evaluate_stage1`): presence F1 at the calibrated threshold 0.5 and AUROC per code and
 macro over codes whose counted val labels hold both classes; side accuracy where the code is present and
 has a side; InfoNCE retrieval top-1 waveform → topomap within val batches (with its chance level); the
-reliability (ECE, MCE) of the presence probabilities before and after calibration. The calibration is
-fitted and measured on the same val split, so the "after" figures are in-sample (optimistic).
+reliability (ECE, MCE) of the presence probabilities before and after calibration; state accuracy; and
+the same at the session level (``sessions``): a session's score for a code is the maximum of its segments'
+calibrated probabilities, which ``Calibration.session`` (Platt per code, fitted on the val sessions) maps
+to a session probability -- what the narrator's findings threshold at 0.5. Both calibrations are fitted
+and measured on the same val split, so the "after" figures are in-sample (optimistic).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -32,7 +41,13 @@ import numpy as np
 import torch
 
 from neuronarrator.train.config import check_config
-from neuronarrator.train.loop import TrainConfigError, finish_stage, stage_checkpoint, train_loop
+from neuronarrator.train.loop import (
+    TrainConfigError,
+    finish_stage,
+    stage_checkpoint,
+    train_loop,
+    warmup_cosine,
+)
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +119,7 @@ def predict_split(model, dataset, batch_size: int, num_workers: int = 0) -> dict
     from torch.utils.data import DataLoader
 
     model.eval()
-    keys = ("presence", "side_logits", "findings", "side", "labels_complete")
+    keys = ("presence", "side_logits", "findings", "side", "labels_complete", "state_logits", "state")
     acc: dict[str, list] = {k: [] for k in keys}
     hits = rows = 0
     chance = 0.0
@@ -115,6 +130,8 @@ def predict_split(model, dataset, batch_size: int, num_workers: int = 0) -> dict
         acc["findings"].append(batch["findings"])
         acc["side"].append(batch["side"])
         acc["labels_complete"].append(torch.as_tensor(batch["labels_complete"], dtype=torch.bool))
+        acc["state_logits"].append(out["state"].float().cpu())
+        acc["state"].append(torch.as_tensor(batch["state"]))
         keep = out["has_topomap"]
         n = int(keep.sum())
         if n >= 2:
@@ -161,13 +178,14 @@ def _reliability_summary(figures: dict[str, Any]) -> dict[str, Any]:
 def evaluate_stage1(model, dataset, batch_size: int, method: str = DEFAULT_CALIBRATION, num_workers: int = 0):
     """Fit the calibration on a split and measure it there: ``(val metrics dict, Calibration)``."""
     from neuronarrator.clinical.findings import CODES
-    from neuronarrator.models.calibration import Calibration, label_mask, reliability
+    from neuronarrator.models.calibration import Calibration, label_mask, reliability, session_scores
 
     if len(dataset) == 0:
         empty = {
             "n_segments": 0,
             "presence": None,
             "side_accuracy": None,
+            "state_accuracy": None,
             "retrieval": None,
             "calibration": None,
         }
@@ -179,16 +197,28 @@ def evaluate_stage1(model, dataset, batch_size: int, method: str = DEFAULT_CALIB
     before = reliability(1.0 / (1.0 + np.exp(-logits)), labels, mask=mask)
     probs = calibration.apply(logits)
     after = reliability(probs, labels, mask=mask)
+    # the session level: the max over a session's segments, Platt-calibrated on the val sessions
+    scores, s_labels, s_mask, _ = session_scores(probs, labels, mask, dataset.table.column("session_id").to_pylist())
+    calibration.session = Calibration.fit(np.log(np.clip(scores, 1e-7, 1 - 1e-7) / np.clip(1 - scores, 1e-7, 1)),
+                                          s_labels, s_mask, method="platt", codes=CODES)  # fmt: skip
+    s_probs = calibration.session.apply_probabilities(scores)
 
     present = labels > 0
     has_side = present & (pred["side"] >= 0)
     side_hits = pred["side_logits"].argmax(-1) == pred["side"]
+    known = pred["state"] >= 0
     val = {
         "n_segments": len(dataset),
         "presence": _binary_metrics(probs, labels, mask, CODES),
         "side_accuracy": float(side_hits[has_side].mean()) if has_side.any() else None,
         "side_n": int(has_side.sum()),
+        "state_accuracy": float((pred["state_logits"].argmax(-1) == pred["state"])[known].mean()) if known.any() else None,
+        "state_n": int(known.sum()),
         "retrieval": pred["retrieval"],
+        "sessions": {"n": len(scores), "max_of_segments": _binary_metrics(scores, s_labels, s_mask, CODES),
+                     "calibrated": _binary_metrics(s_probs, s_labels, s_mask, CODES),
+                     "reliability_before": _reliability_summary(reliability(scores, s_labels, mask=s_mask)),
+                     "reliability_after": _reliability_summary(reliability(s_probs, s_labels, mask=s_mask))},
         "calibration": {
             "method": calibration.method,
             "n_fitted": int(sum(calibration.fitted)),
@@ -199,13 +229,30 @@ def evaluate_stage1(model, dataset, batch_size: int, method: str = DEFAULT_CALIB
     return val, calibration
 
 
+def train_positive_weights(dataset, max_weight: float) -> np.ndarray:
+    """(n_codes,) positive weights from a SegmentDataset's labels (partial sessions count positives only)."""
+    from neuronarrator.clinical.findings import CODES
+    from neuronarrator.corpus.labels import finding_targets
+    from neuronarrator.models.finding_heads import positive_weights
+
+    table = dataset.table
+    if not len(table):
+        return np.ones(len(CODES))
+    labels = np.stack([finding_targets(json.loads(f))[0] for f in table.column("findings").to_pylist()])
+    complete = np.asarray(table.column("labels_complete").to_pylist(), bool)
+    counted = complete[:, None] | (labels > 0)
+    return positive_weights(labels, counted, max_weight)
+
+
 def train_stage1(config: Mapping[str, Any], *, resume: bool = True) -> dict[str, Any]:
     """Train stage 1 on the train split; calibrate and evaluate on the val split.
 
     Returns ``{"checkpoint", "step", "history", "val"}``; the checkpoint's manifest also holds ``val``,
     ``calibration`` (:meth:`Calibration.to_dict`), ``stage1_config`` and ``train_segments``."""
+    from neuronarrator.clinical.findings import CODES
     from neuronarrator.corpus.datasets import SegmentDataset
     from neuronarrator.io.errors import CorpusError
+    from neuronarrator.models.augment import SegmentAugment
     from neuronarrator.models.calibration import METHODS
     from neuronarrator.models.stage1 import Stage1Model
 
@@ -219,17 +266,34 @@ def train_stage1(config: Mapping[str, Any], *, resume: bool = True) -> dict[str,
     train = SegmentDataset(config["corpus"], "train", fields=FIELDS)
     if len(train) == 0:
         raise CorpusError(f"{config['corpus']}: the train split has no segments")
+    try:
+        augment = SegmentAugment.from_config(config.get("augment", True))
+    except (TypeError, ValueError) as error:
+        raise TrainConfigError(f"augment: {error}") from None
+    steps = int(config["steps"])
+    schedule = str(config.get("schedule", "cosine"))
+    if schedule not in ("cosine", "constant"):
+        raise TrainConfigError(f"schedule {schedule!r} is unknown; known: cosine, constant")
+    lr_schedule = (warmup_cosine(steps, int(config.get("warmup_steps", max(1, steps // 10))))
+                   if schedule == "cosine" else None)  # fmt: skip
     torch.manual_seed(seed)  # the model's initial weights
     model = Stage1Model(model_config)
+    if config.get("pos_weight", True):
+        weights = train_positive_weights(train, float(config.get("max_pos_weight", 30.0)))
+        model.heads.set_pos_weight(torch.from_numpy(weights))
+        log.info("stage1: positive weights %s", dict(zip(CODES, np.round(weights, 1).tolist(), strict=True)))
     optimizer = torch.optim.AdamW(model.parameters(), lr=float(config["lr"]),
                                   weight_decay=float(config.get("weight_decay", 0.01)))  # fmt: skip
     log.info("stage1: %d train segments, batches of %d", len(train), batch_size)
+
+    def loss_fn(m, batch):
+        return m.losses(augment(batch) if augment is not None else batch)["total"]
+
     history = train_loop(
-        model, segment_batches(train, batch_size, seed, num_workers), optimizer,
-        loss_fn=lambda m, batch: m.losses(batch)["total"],
-        steps=int(config["steps"]), checkpoint_path=config["checkpoint"], config_dict=dict(config),
+        model, segment_batches(train, batch_size, seed, num_workers), optimizer, loss_fn=loss_fn,
+        steps=steps, checkpoint_path=config["checkpoint"], config_dict=dict(config),
         log_every=int(config.get("log_every", 10)), checkpoint_every=config.get("checkpoint_every"),
-        resume=resume, seed=seed, grad_clip=config.get("grad_clip", 1.0),
+        resume=resume, seed=seed, grad_clip=config.get("grad_clip", 1.0), lr_schedule=lr_schedule,
     )  # fmt: skip
     val_set = SegmentDataset(config["corpus"], "val", fields=FIELDS)
     val, calibration = evaluate_stage1(model, val_set, batch_size, method, num_workers)

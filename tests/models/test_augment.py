@@ -1,0 +1,76 @@
+"""Recording-condition augmentation: gains, noise and dropped channels, with consistent topomaps."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from neuronarrator.models.augment import SegmentAugment
+from neuronarrator.train.loop import warmup_cosine
+
+
+def _batch(b: int = 64) -> dict:
+    topo = torch.zeros(b, 5, 8, 8)
+    topo[:, :, 2:6, 2:6] = torch.randn(b, 5, 4, 4) + 1.0
+    mask = torch.ones(b, 19, dtype=torch.bool)
+    mask[:, 18] = False
+    return {"waveform": torch.randn(b, 19, 200) * 20, "channel_mask": mask, "topomap": topo, "findings": torch.ones(b, 3)}
+
+
+def test_gain_moves_topomap_consistently_and_keeps_labels() -> None:
+    torch.manual_seed(0)
+    batch = _batch()
+    out = SegmentAugment(gain=(0.5, 2.0), noise_uv=0.0, p_drop_segment=0.0)(batch)
+    gain = out["waveform"].std(dim=(1, 2)) / batch["waveform"].std(dim=(1, 2))
+    assert gain.min() >= 0.5 - 1e-4 and gain.max() <= 2.0 + 1e-4 and gain.std() > 0.1
+    inside = batch["topomap"] != 0
+    shift = (out["topomap"] - batch["topomap"])[inside].view(64, -1)
+    torch.testing.assert_close(shift[:, 0], 2 * torch.log10(gain), atol=1e-4, rtol=0)
+    assert torch.all(out["topomap"][~inside] == 0)  # outside the disk stays zero
+    assert out["findings"] is batch["findings"]
+    assert torch.equal(out["channel_mask"], batch["channel_mask"])
+
+
+def test_noise_and_channel_dropout() -> None:
+    torch.manual_seed(1)
+    batch = _batch(400)
+    batch["waveform"] = torch.zeros_like(batch["waveform"])
+    aug = SegmentAugment(gain=(1.0, 1.0), noise_uv=4.0, p_drop_segment=0.5, p_drop_channel=0.2)
+    out = aug(batch)
+    sd = out["waveform"].std(dim=(1, 2))
+    assert sd.max() <= 4.5 and sd.mean() == pytest.approx(2.0, abs=0.3)  # σ uniform in [0, 4]
+    dropped = batch["channel_mask"] & ~out["channel_mask"]
+    assert not (out["channel_mask"] & ~batch["channel_mask"]).any()  # a masked channel never comes back
+    hit = dropped.any(1).float().mean()
+    assert 0.35 < hit < 0.55  # ~0.5 · (1 - 0.8^18)
+    assert (out["channel_mask"].sum(1) >= 1).all()
+
+
+def test_never_drops_the_last_channel() -> None:
+    torch.manual_seed(2)
+    batch = _batch(50)
+    batch["channel_mask"][:] = False
+    batch["channel_mask"][:, 3] = True
+    out = SegmentAugment(p_drop_segment=1.0, p_drop_channel=1.0)(batch)
+    assert torch.equal(out["channel_mask"], batch["channel_mask"])
+
+
+def test_from_config() -> None:
+    assert SegmentAugment.from_config(False) is None and SegmentAugment.from_config(None) is None
+    assert SegmentAugment.from_config(True) == SegmentAugment()
+    assert SegmentAugment.from_config({"gain": [0.8, 1.2], "noise_uv": 1}).gain == (0.8, 1.2)
+    with pytest.raises(ValueError):
+        SegmentAugment.from_config({"gain": [2.0, 1.0]})
+    with pytest.raises(TypeError):
+        SegmentAugment.from_config({"bogus": 1})
+
+
+def test_warmup_cosine() -> None:
+    f = warmup_cosine(100, 10, floor=0.02)
+    assert f(0) == pytest.approx(0.1) and f(9) == pytest.approx(1.0)
+    assert f(10) == pytest.approx(1.0) and f(100) == pytest.approx(0.02)
+    assert f(55) == pytest.approx(0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * 0.5)))
+    values = [f(s) for s in range(10, 101)]
+    assert all(a >= b for a, b in zip(values, values[1:], strict=False))
