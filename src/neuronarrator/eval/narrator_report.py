@@ -11,7 +11,8 @@ SET_TITLES = {"heldout": "Held-out phantom (test split)", "shifted": "Distributi
 METHOD_NOTES = {
     "narrator": "stage-1 findings + narrator text, repaired against them (the pipeline)",
     "narrator_raw": "the narrator's text before repair",
-    "shuffled": "control: the narrator fed another session's EEG, repaired against this session's findings",
+    "shuffled": "control: the whole pipeline fed another session's EEG (its findings, its repaired text), "
+                "scored against this session's truth; must fall to the chance row",
     "shuffled_raw": "control: the narrator fed another session's EEG, before repair",
     "retrieval": "nearest training session's narrative (band power)",
     "classifier_renderer": "per-code classifiers on band power + template renderer",
@@ -45,7 +46,13 @@ def _set(lines: list[str], block: dict[str, Any]) -> None:
     lines.append(f"\nStage-1 heads' findings (no text): macro F1 {_f(h['macro_f1'])} "
                  f"[{_f(h.get('macro_f1_lo'), 2)}, {_f(h.get('macro_f1_hi'), 2)}], micro F1 {_f(h['micro_f1'])}, "
                  f"laterality {_f(h['laterality_accuracy'])}, PDR error {_f(h['pdr_freq_abs_error_hz'], 2)} Hz, "
-                 f"state {_f(h['state_accuracy'])}, impression {_f(h['impression_accuracy'])}.\n")  # fmt: skip
+                 f"state {_f(h['state_accuracy'])}, impression {_f(h['impression_accuracy'])}.")  # fmt: skip
+    if block.get("chance"):
+        c = block["chance"]
+        lines.append(f"Chance (the next session's true findings as the prediction): macro F1 {_f(c['macro_f1'])}, "
+                     f"micro F1 {_f(c['micro_f1'])}, laterality {_f(c['laterality_accuracy'])}, "
+                     f"state {_f(c['state_accuracy'])}, impression {_f(c['impression_accuracy'])}.")  # fmt: skip
+    lines.append("")
     for name, f in block["faithfulness"].items():
         lines.append(f"- {name}: against the heads' findings, {f['before_unsupported']} unsupported / "
                      f"{f['before_omitted']} omitted statements before repair, {f['after_unsupported']} / "

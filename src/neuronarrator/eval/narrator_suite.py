@@ -9,10 +9,14 @@ Sets
 Methods (each gives one narrative per session)
     ``narrator``: the pipeline of :mod:`neuronarrator.narrator.pipeline` (stage-1 heads → session
     findings; the narrator's text repaired against them); ``narrator_raw``: the narrator's text before
-    repair; ``shuffled_raw`` and ``shuffled``: the shuffled-EEG control (the narrator fed *another*
-    session's segment features -- the next session of the set, so no session keeps its own; raw, and
-    repaired against the session's own findings). Permuting a session's own segments would not do: the
-    set of segments keeps their content and the narrative barely moves (a first run showed exactly
+    repair; ``shuffled_raw`` and ``shuffled``: the shuffled-EEG control -- the same system fed *another*
+    session's EEG (the next session of the set, so no session keeps its own): ``shuffled`` is the whole
+    pipeline on that EEG (its heads' findings, its narrative repaired against them), ``shuffled_raw`` the
+    narrator's text from its features before repair; both are scored against *this* session's truth.
+    Without EEG information the scores must fall to the ``chance`` level: the next session's true
+    findings scored against this session's (what knowing the corpus but not the EEG gives). Permuting a
+    session's own segments would not do: the set of segments keeps their content and the narrative barely
+    moves (a first run showed exactly
     that); ``narrate_recording(..., shuffle_segments=True)`` is that weaker, single-recording control. Baselines fitted on the
     train split's band-power features (:mod:`.bandpower`): ``retrieval``, ``classifier_renderer``,
     ``text_prior`` (:mod:`.narrator_baselines`). The models are loaded once
@@ -113,18 +117,21 @@ def _load(corpus: str | Path, split: str | None, max_sessions: int | None) -> di
 
 
 def narrate_session(narrator, signal: SessionSignal, control: SessionSignal | None = None) -> dict[str, Any]:
-    """The heads' findings, and the raw/repaired narrative of the session's own EEG and of the control's
-    (another session's EEG; without one, the session's segments in random order), both repaired against
-    the session's own findings. ``narrator``: a loaded :class:`~neuronarrator.narrator.pipeline.Narrator`."""
+    """The heads' findings and the raw/repaired narrative of the session's own EEG, and the same of the
+    control: another session's EEG, run through the whole pipeline (its own findings, its text repaired
+    against them); without one, the session's segments in random order, repaired against the session's
+    findings (a weaker control). ``narrator``: a loaded :class:`~neuronarrator.narrator.pipeline.Narrator`."""
     _, findings = narrator.findings(signal)
     features = narrator.features(signal)
     if control is not None:
+        _, control_findings = narrator.findings(control)
         control_features = narrator.features(control)
     else:
+        control_findings = findings
         control_features = features[np.random.default_rng(narrator.seed).permutation(len(features))]
-    out: dict[str, Any] = {"findings": findings}
-    for name, x in (("narrator", features), ("shuffled", control_features)):
-        raw, fixed, before, after = narrator.narrate(x, findings)
+    out: dict[str, Any] = {"findings": findings, "shuffled_findings": control_findings}
+    for name, x, f in (("narrator", features, findings), ("shuffled", control_features, control_findings)):
+        raw, fixed, before, after = narrator.narrate(x, f)
         out[name], out[f"{name}_raw"] = fixed, raw
         out[f"{name}_faithfulness"] = {"before": before.counts, "after": after.counts}
     return out
@@ -278,6 +285,9 @@ def run_narrator_suite(config: Mapping[str, Any]) -> dict[str, Any]:
             "description": description, "n_sessions": len(truth), "n_patients": int(len(np.unique(groups))),
             "methods": {m: text_scores(texts[m], truth, refs, groups, n_boot, seed, threshold) for m in METHODS},
             "heads": findings_scores(heads, truth, threshold=threshold),
+            # chance: the next session's true findings as the prediction (the control's reference level)
+            "chance": findings_scores([truth[(i + 1) % len(truth)] for i in range(len(truth))], truth,
+                                      threshold=threshold),
             "faithfulness": {m: {f"{stage}_{k}": int(sum(o[f"{m}_faithfulness"][stage][k] for o in outputs))
                                  for stage in ("before", "after") for k in ("unsupported", "omitted")}
                              for m in ("narrator", "shuffled")},
