@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from neuronarrator.models.calibration import T_MAX, T_MIN, Calibration, label_mask, reliability, session_scores
+from neuronarrator.models.calibration import (
+    T_MAX,
+    T_MIN,
+    Calibration,
+    label_mask,
+    reliability,
+    session_scores,
+)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
