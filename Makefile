@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SHARED ?= ../shared/data
 
-.PHONY: demo test lint bench clef-benchmark setup clean
+.PHONY: demo test lint bench clef-benchmark narrator-benchmark setup clean
 
 setup: $(STAMP)
 
@@ -49,6 +49,15 @@ clef-benchmark: $(STAMP)
 	$(BIN)/neuronarrator train session --config $(CLEF_CONFIG)
 	$(BIN)/neuronarrator train align --config $(CLEF_CONFIG)
 	$(BIN)/neuronarrator evaluate --suite clef --config $(CLEF_CONFIG) --out docs/clef-benchmark.md --force
+
+# NeuroNarrator end to end on the phantom (configs/narrator-tiny.yaml): corpora, stage 1 and the narrator
+# (`train all`: resumable, finished stages skipped), then docs/narrator-benchmark.md (+ .json).
+NARRATOR_CONFIG ?= configs/narrator-tiny.yaml
+narrator-benchmark: $(STAMP)
+	$(BIN)/neuronarrator corpus build 'phantom?sessions=1000&duration_s=60' --out data/narrator/phantom-1k
+	$(BIN)/neuronarrator corpus build 'phantom?sessions=150&duration_s=60&shift=1' --out data/narrator/phantom-shifted-150
+	$(BIN)/neuronarrator train all --config $(NARRATOR_CONFIG)
+	$(BIN)/neuronarrator evaluate --suite narrator --config $(NARRATOR_CONFIG) --out docs/narrator-benchmark.md --force
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache

@@ -81,6 +81,18 @@ def render_narrator_markdown(results: dict[str, Any], command: str) -> str:
                  "without IDF or rescaling (not comparable with published values).\n")  # fmt: skip
     for name in results["methods"]:
         lines.append(f"- `{name}`: {METHOD_NOTES.get(name, '')}")
+    v = results.get("stage1_val") or {}
+    if v:
+        lines.append(f"\nStage 1 on its val split ({v.get('n_segments')} segments"
+                     + (f", {v['n_sessions']} sessions" if v.get("n_sessions") else "") + "; the calibrations are fitted "
+                     "and measured there, so the 'after' figures are in-sample): segment macro AUROC "
+                     f"{_f(v.get('segment_macro_auroc'))}, ECE {_f(v.get('segment_ece_before'))} → "
+                     f"{_f(v.get('segment_ece_after'))}; state accuracy {_f(v.get('state_accuracy'))}, side accuracy "
+                     f"{_f(v.get('side_accuracy'))}"
+                     + (f"; sessions (max over segments): macro AUROC {_f(v.get('session_macro_auroc'))}, macro F1 "
+                        f"{_f(v.get('session_macro_f1_max'))} before / {_f(v.get('session_macro_f1_calibrated'))} after "
+                        f"the session calibration, ECE {_f(v.get('session_ece_before'))} → "
+                        f"{_f(v.get('session_ece_after'))}" if v.get("n_sessions") else "") + ".\n")  # fmt: skip
     meteor = next((m["meteor_status"] for b in results["sets"].values() for m in b["methods"].values()), None)
     if meteor and meteor != "computed":
         lines.append(f"- METEOR not computed: {meteor}")

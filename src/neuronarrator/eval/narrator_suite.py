@@ -222,6 +222,27 @@ def _real_file(path: Path, narrator) -> dict[str, Any]:
 # --- the suite ------------------------------------------------------------------------------------------------
 
 
+def stage1_validation(path: str | Path) -> dict[str, Any]:
+    """What stage 1 measured on its val split (its checkpoint's manifest): segment and session macro
+    AUROC/F1, state and side accuracy, and the reliability (ECE) before and after each calibration."""
+    from neuronarrator.train.loop import stage_checkpoint
+
+    val = stage_checkpoint(path, "stage1")["manifest"].get("val") or {}
+    presence, calibration, sessions = val.get("presence") or {}, val.get("calibration") or {}, val.get("sessions") or {}
+    out = {"n_segments": val.get("n_segments"), "segment_macro_auroc": presence.get("macro_auroc"),
+           "segment_macro_f1": presence.get("macro_f1"), "state_accuracy": val.get("state_accuracy"),
+           "side_accuracy": val.get("side_accuracy"),
+           "segment_ece_before": (calibration.get("before") or {}).get("ece"),
+           "segment_ece_after": (calibration.get("after") or {}).get("ece")}  # fmt: skip
+    if sessions:
+        out.update(n_sessions=sessions["n"], session_macro_auroc=sessions["calibrated"]["macro_auroc"],
+                   session_macro_f1_max=sessions["max_of_segments"]["macro_f1"],
+                   session_macro_f1_calibrated=sessions["calibrated"]["macro_f1"],
+                   session_ece_before=sessions["reliability_before"]["ece"],
+                   session_ece_after=sessions["reliability_after"]["ece"])  # fmt: skip
+    return out
+
+
 def run_narrator_suite(config: Mapping[str, Any]) -> dict[str, Any]:
     """Run the narrator benchmark; returns a JSON-ready dict (see :func:`~neuronarrator.eval.narrator_report.
     render_narrator_markdown`): ``config``, ``notes``, ``sets`` ({name: {description, n_sessions,
@@ -252,6 +273,7 @@ def run_narrator_suite(config: Mapping[str, Any]) -> dict[str, Any]:
     }
     timing["baselines_fit"] = time.perf_counter() - start
     narrator = Narrator(config["stage1_checkpoint"], config["narrator_checkpoint"], threshold=threshold, seed=seed)
+    stage1_val = stage1_validation(config["stage1_checkpoint"])
 
     specs = [("heldout", config["corpus"], "test", "phantom held-out test split")]
     if config.get("shifted_corpus"):
@@ -265,7 +287,7 @@ def run_narrator_suite(config: Mapping[str, Any]) -> dict[str, Any]:
         )
     results: dict[str, Any] = {"config": dict(config), "notes": notes, "methods": list(METHODS),
                                "train": {"n_sessions": len(train["sessions"]), "features": "band power"},
-                               "sets": {}, "real_files": []}  # fmt: skip
+                               "sets": {}, "real_files": [], "stage1_val": stage1_val}  # fmt: skip
     for name, corpus, split, description in specs:
         t0 = time.perf_counter()
         data = _load(corpus, split, max_sessions)
