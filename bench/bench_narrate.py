@@ -1,6 +1,6 @@
 """How long one 20-minute recording takes to become the full report, against reading the file, measured in the same run.
 
-    python bench/bench_narrate.py [--minutes 20] [--repeats 3] [--sfreq 256]
+    python bench/bench_narrate.py [--minutes 20] [--repeats 3] [--sfreq 256] [--threads 1]
 
 Self-contained: in a temporary folder (removed afterwards) it writes a phantom EDF of ``--minutes``
 (19 channels at ``--sfreq`` Hz, resampled to 200 Hz by harmonization), builds a tiny phantom corpus
@@ -17,10 +17,15 @@ inside those same runs (each step's own best), of its steps:
 
 - ``read + harmonize``: :func:`~neuronarrator.narrator.pipeline.recording_signal`;
 - ``stage 1``: :func:`segment_predictions` (incl. per-channel relevance) + :func:`session_findings`;
-- ``narrator features``: the narrator's segment features (frozen stage-1 encoder + band powers);
+- ``narrator features``: the narrator's segment features (frozen stage-1 encoder + band powers; the
+  segment embeddings stage 1 computed are reused when the narrator's encoder has stage 1's weights, and
+  so are the band powers of stage 1's scalp maps, as :func:`narrate_recording` does:
+  :func:`~neuronarrator.narrator.pipeline.shares_encoder`);
 - ``narrator generation``: the bridge and greedy decoding;
 - ``repair``: :func:`repair_narrative` + the sentence links of the report document;
-- ``full report``: the four above in sequence, as :func:`narrate_recording` runs them, models preloaded;
+- ``full report``: the four above in sequence, as :func:`narrate_recording` runs them, models preloaded,
+  with ``--threads`` torch intra-op threads (``narrate_recording``'s ``threads``, default 1; 0: torch's
+  default, which the references below always use);
 - ``narrate_recording (incl. load)``: the public call itself, which loads both checkpoints every time
   (no warm-up of its own: it runs after the full reports);
 - the references: ``read + harmonize (alone)`` (what any pipeline reading this file must pay) and
@@ -114,13 +119,18 @@ class _Clock:
         return result
 
 
-def _measure(paths: dict, repeats: int) -> dict:
+def _measure(paths: dict, repeats: int, threads: int | None) -> dict:
     import mne
     import torch
 
     from neuronarrator.clinical.faithfulness import repair_narrative
     from neuronarrator.narrator import narrate_recording, segment_predictions, session_findings
-    from neuronarrator.narrator.pipeline import recording_signal, sentence_links
+    from neuronarrator.narrator.pipeline import (
+        recording_signal,
+        sentence_links,
+        shares_encoder,
+        torch_threads,
+    )
     from neuronarrator.train.narrator_stage import load_narrator, narrate, session_features
     from neuronarrator.train.stage1_stage import load_stage1
 
@@ -136,13 +146,23 @@ def _measure(paths: dict, repeats: int) -> dict:
     load_cpu, load_wall = _best(load, repeats, warm_up=False)
     rss_loaded = _maxrss_mib()
     clock = _Clock()
+    shared = shares_encoder(stage1, bundle.encoder)
+
+    def features_of(signal, preds):
+        if shared:
+            return session_features(signal, embeddings=preds.embedding, band_power=preds.band_power)
+        return session_features(signal, bundle.encoder, band_power=preds.band_power)
 
     def full():
         """narrate_recording's steps with the models already loaded."""
+        with torch_threads(threads):
+            return _full()
+
+    def _full():
         signal, _ = clock.step("read + harmonize", lambda: recording_signal(edf))
         preds = clock.step("stage 1 (+relevance)", lambda: segment_predictions(stage1, calibration, signal))
         predicted = session_findings(preds, threshold=0.5)
-        features = clock.step("narrator features", lambda: session_features(signal, bundle.encoder))
+        features = clock.step("narrator features", lambda: features_of(signal, preds))
         raw = clock.step("narrator generation", lambda: narrate(bundle, features))
 
         def repair():
@@ -157,7 +177,7 @@ def _measure(paths: dict, repeats: int) -> dict:
     preds, raw = clock.last["stage 1 (+relevance)"], clock.last["narrator generation"]
     rows.update({name: tuple(v) for name, v in clock.best.items()})
     rows["narrate_recording (incl. load)"] = _best(
-        lambda: narrate_recording(edf, s1_path, n_path, device="cpu"), repeats, warm_up=False
+        lambda: narrate_recording(edf, s1_path, n_path, device="cpu", threads=threads), repeats, warm_up=False
     )
     rows["read + harmonize (alone)"] = _best(lambda: recording_signal(edf), repeats)
     rows["mne.io.read_raw_edf"] = _best(
@@ -181,14 +201,16 @@ def _measure(paths: dict, repeats: int) -> dict:
         "tracemalloc_mib": {"full report": trace_full / 2**20, "read + harmonize": trace_read / 2**20,
                             "mne.io.read_raw_edf": trace_mne / 2**20},
         "n_segments": int(preds.n_segments), "n_explained": int(preds.explained.sum()), "n_chars": len(raw), "n_tokens": n_tokens,
-        "torch_threads": torch.get_num_threads(), "max_new_tokens": bundle.max_new_tokens,
+        "torch_threads": torch.get_num_threads(), "report_threads": threads or torch.get_num_threads(),
+        "shared_encoder": shared, "max_new_tokens": bundle.max_new_tokens,
     }  # fmt: skip
 
 
 def _report(args, paths: dict, m: dict) -> None:
     rows, ref_h, ref_m = m["rows"], m["rows"]["read + harmonize (alone)"], m["rows"]["mne.io.read_raw_edf"]
     print(f"bench_narrate: {args.minutes:g}-min phantom EDF (19 ch, {args.sfreq:g} Hz), models of "
-          f"configs/narrator-tiny.yaml ({args.steps} training steps), CPU, torch threads={m['torch_threads']}, "
+          f"configs/narrator-tiny.yaml ({args.steps} training steps), CPU, torch threads={m['report_threads']} "
+          f"(references: {m['torch_threads']}), "
           f"best of {args.repeats}")  # fmt: skip
     s = paths["setup_s"]
     print(f"setup (not measured below): write EDF {s['write_edf']:.1f} s, corpus {s['corpus']:.1f} s, "
@@ -196,7 +218,8 @@ def _report(args, paths: dict, m: dict) -> None:
     ld = m["load"]
     print(f"model load (stage 1 + narrator; not in the totals): first {ld['first']['cpu']:.3f} s CPU "
           f"{ld['first']['wall']:.3f} s wall (lazy imports included), then {ld['cpu']:.3f} s CPU {ld['wall']:.3f} s wall")  # fmt: skip
-    print(f"{m['n_segments']} segments, {m['n_explained']} codes explained (one backward pass each per batch); narrative {m['n_chars']} chars"
+    print(f"{m['n_segments']} segments, {m['n_explained']} codes explained (one backward pass each per batch); "
+          f"stage-1 embeddings reused by the narrator: {m['shared_encoder']}; narrative {m['n_chars']} chars"
           + f", {m['n_tokens']} tokens (limit {m['max_new_tokens']} new tokens)")  # fmt: skip
     print()
     print(f"{'step':34s} {'CPU s':>8s} {'wall s':>8s} {'CPU/harm.':>10s} {'CPU/MNE':>8s}")
@@ -224,19 +247,22 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=20.0)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--sfreq", type=float, default=256.0)
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads of the report "
+                        "(narrate_recording's threads); 0: torch's default")  # fmt: skip
     parser.add_argument("--steps", type=int, default=3, help="training steps of each stage (speed only)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     parser.add_argument("--measure", type=Path, default=None, help=argparse.SUPPRESS)  # the child process
     args = parser.parse_args()
     if args.measure is not None:
-        print(json.dumps(_measure(json.loads(args.measure.read_text()), args.repeats)))
+        print(json.dumps(_measure(json.loads(args.measure.read_text()), args.repeats, args.threads or None)))
         return
     folder = Path(tempfile.mkdtemp(prefix="bench_narrate_"))
     try:
         paths = _setup(folder, args.minutes, args.sfreq, args.steps)
         spec = folder / "paths.json"
         spec.write_text(json.dumps(paths))
-        out = subprocess.run([sys.executable, __file__, "--measure", str(spec), "--repeats", str(args.repeats)],
+        out = subprocess.run([sys.executable, __file__, "--measure", str(spec), "--repeats", str(args.repeats),
+                              "--threads", str(args.threads)],
                              check=True, capture_output=True, text=True)  # fmt: skip
         figures = json.loads(out.stdout.strip().splitlines()[-1])
     finally:

@@ -134,7 +134,8 @@ def dequantize(codes: np.ndarray, scale_uv: np.ndarray) -> np.ndarray:
     return codes.astype(np.float32) * scale_uv[..., None]
 
 
-def segment_topomaps(segments_uv: np.ndarray, channel_mask: np.ndarray) -> np.ndarray:
+def segment_topomaps(segments_uv: np.ndarray, channel_mask: np.ndarray, *,
+                     power: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
     """:func:`~neuronarrator.signal.topomap.band_topomaps` of many referential segments at once.
 
     Parameters
@@ -142,13 +143,16 @@ def segment_topomaps(segments_uv: np.ndarray, channel_mask: np.ndarray) -> np.nd
     segments_uv : array, shape (n_segments, 19, n_times)
     channel_mask : array of bool, shape (19,)
         Masked channels are left out of the interpolation.
+    power : array, shape (n_segments, 19, n_bands), optional
+        ``band_powers(segments_uv, SFREQ_HZ)`` when the caller already has it (then not recomputed).
 
     Returns
     -------
     maps : array, shape (n_segments, n_bands, 32, 32), float32
         log10 band power (log10 µV²); identical to ``band_topomaps`` per segment.
     """
-    power = band_powers(segments_uv, SFREQ_HZ)  # (n, C, n_bands)
+    if power is None:
+        power = band_powers(segments_uv, SFREQ_HZ)  # (n, C, n_bands)
     log_power = np.log10(np.maximum(power, 1e-12)).transpose(0, 2, 1)  # (n, n_bands, C)
     maps = topomaps(log_power.astype(np.float32), CANONICAL_19, TOPOMAP_GRID, channel_mask=channel_mask)
     return maps.astype(np.float32, copy=False)

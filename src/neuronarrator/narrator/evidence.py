@@ -28,8 +28,11 @@ Evidence
     derivations.
 
 State and impression
-    stage 1 has no state head: the state is *assumed* ``awake`` (``Findings.extras["state_predicted"]`` is
-    False); the impression is derived from the findings (abnormal iff an abnormal code is present).
+    the dominant state is the state of highest mean probability over the segments (stage 1's state head,
+    ``SegmentPredictions.state``); ``Findings.extras`` holds ``state_predicted`` (True), the dominant
+    state's mean probability and the per-segment state timeline (argmax per segment). Predictions without
+    a state head (``state`` None) *assume* ``awake`` and say so (``state_predicted`` False). The impression
+    is derived from the findings (abnormal iff an abnormal code is present).
 
 PDR frequency
     the schema needs ``frequency_hz`` for ``pdr`` and stage 1 has no frequency head: it is
@@ -51,6 +54,7 @@ from neuronarrator.clinical.findings import (
     LATERALIZED_CODES,
     REGIONS,
     SIDES,
+    STATES,
     Evidence,
     Finding,
     Findings,
@@ -82,6 +86,11 @@ class SegmentPredictions:
     starts_s : (n_seg,) segment start times, seconds from the session start.
     explained : (n_codes,) bool: codes whose relevance was computed.
     data_uv : the session's (19, n) µV, kept for the PDR frequency (None: no frequency estimate).
+    state : (n_seg, n_states) state probabilities (softmax over :data:`STATES`), or None (no state head).
+    embedding : (n_seg, d) the stage-1 waveform encoder's segment embeddings, or None; not used here, kept
+        so that the narrator's features can reuse them (:func:`~neuronarrator.narrator.pipeline.shares_encoder`).
+    band_power : (n_seg, 19, n_bands) the segments' band powers (µV², those of the scalp maps), or None;
+        not used here, kept for the narrator's spectral summary.
     """
 
     presence: np.ndarray
@@ -94,6 +103,9 @@ class SegmentPredictions:
     explained: np.ndarray = field(default_factory=lambda: np.ones(len(_CODES), bool))
     montage: str = "referential"
     data_uv: np.ndarray | None = field(default=None, repr=False)
+    state: np.ndarray | None = None
+    embedding: np.ndarray | None = field(default=None, repr=False)
+    band_power: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def n_segments(self) -> int:
@@ -199,4 +211,16 @@ def session_findings(preds: SegmentPredictions, *, threshold: float = 0.5, max_e
                               channels=channels, evidence=tuple(evidence)))  # fmt: skip
     if not any(f.code == "pdr" for f in listed):
         listed = [f for f in listed if f.code != "pdr_reactive"]
-    return Findings(findings=tuple(listed), state="awake", extras={"state_predicted": False})
+    state, extras = session_state(preds)
+    return Findings(findings=tuple(listed), state=state, extras=extras)
+
+
+def session_state(preds: SegmentPredictions) -> tuple[str, dict]:
+    """The dominant state and the ``Findings.extras`` that describe it (see the module docstring)."""
+    if preds.state is None:
+        return "awake", {"state_predicted": False}
+    probs = np.asarray(preds.state, np.float64)  # (n_seg, n_states)
+    mean = probs.mean(axis=0)
+    k = int(mean.argmax())
+    return STATES[k], {"state_predicted": True, "state_probability": round(float(mean[k]), 4),
+                       "state_timeline": [STATES[int(i)] for i in probs.argmax(axis=1)]}  # fmt: skip

@@ -11,7 +11,24 @@ Per-channel relevance (the "channels" of each evidence span)
     attributed to channels (it reads interpolated maps, not rows). With ``pool="cls"`` the final tokens
     do not reach the heads, so the same product is taken on the input waveform instead (∇ w.r.t. µV ×
     µV, summed over time). Relevance is computed only for codes some segment gives at least
-    ``explain_min_prob`` (one backward pass per such code and batch); the others are 0.
+    ``explain_min_prob``; the others are 0.
+
+    How it is computed (mean pooling): the pooled embedding ``e = Σ_tokens token / count`` is linear in the
+    tokens, so ∇_token logit = J / count for every token, J = ∂logit/∂e, and a row's share is
+    ``J · (Σ_patches token_row) / count``. Stage 1 therefore runs without autograd; one backward pass per
+    explained code and batch goes through the finding heads only (from ``e`` as a leaf), and the
+    contraction with the per-row token sums is done in float64. This equals the gradient × input on the
+    tokens up to float rounding (``tests/narrator/test_pipeline.py`` checks it against the direct product).
+    With ``pool="cls"`` the whole encoder is differentiated, one backward pass per explained code and batch.
+
+Speed
+    :class:`Narrator` and :func:`narrate_recording` run with ``threads`` torch intra-op threads (default 1;
+    None leaves torch's setting): the models are small and the decoding is token by token, so extra
+    threads mostly spin (they cost CPU time, and on a busy machine wall time too). When the narrator's
+    frozen stage-1 encoder has the stage-1 model's own weights (the usual pairing), the segment embeddings
+    stage 1 computed are reused for the narrator's features instead of running the encoder again
+    (:func:`shares_encoder`; CPU only, where neither runs under autocast); so are the band powers of the
+    scalp maps, which are the narrator's spectral summary before its log.
 
 The shuffled-EEG control (``shuffle_segments=True``)
     the narrator is fed the session's own segment feature vectors in a random order (seeded): the bag of
@@ -26,6 +43,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +57,8 @@ from neuronarrator.eval.signals import SessionSignal
 from neuronarrator.io.errors import RecordingTooShortError
 from neuronarrator.narrator.evidence import SEGMENT_S, SegmentPredictions, session_findings
 
-__all__ = ["Narrator", "ReportDocument", "narrate_recording", "recording_signal", "segment_predictions"]
+__all__ = ["Narrator", "ReportDocument", "narrate_recording", "recording_signal", "segment_predictions",
+           "shares_encoder", "torch_threads"]  # fmt: skip
 
 log = logging.getLogger(__name__)
 SEGMENT_SAMPLES = 2000
@@ -55,40 +75,102 @@ def _segments(signal: SessionSignal) -> np.ndarray:
     return np.ascontiguousarray(data.reshape(data.shape[0], n, SEGMENT_SAMPLES).transpose(1, 0, 2))
 
 
-def _presence_from_tokens(model, tokens: torch.Tensor, topomap: torch.Tensor) -> torch.Tensor:
-    """Presence logits recomputed from the final tokens (B, 19, P, d) by mean pooling over the tokens of
-    rows that hold data, as :class:`~neuronarrator.models.encoders.WaveformEncoder` pools (masked rows'
-    tokens are 0 and left out of the count)."""
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` torch intra-op threads, restoring the previous count afterwards (None:
+    leave it as it is)."""
+    previous = torch.get_num_threads()
+    if n is None or n == previous:
+        yield
+        return
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _pooled_embedding(tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(embedding (B, d), token count (B,)) of the final tokens (B, 19, P, d) by mean pooling over the
+    tokens of rows that hold data, as :class:`~neuronarrator.models.encoders.WaveformEncoder` pools (masked
+    rows' tokens are 0 and left out of the count)."""
     valid = tokens.detach().abs().amax(dim=-1) > 0  # (B, 19, P): masked rows are exactly 0
-    embedding = tokens.sum((1, 2)) / valid.sum((1, 2)).clamp_min(1)[:, None].to(tokens.dtype)
+    count = valid.sum((1, 2)).clamp_min(1).to(tokens.dtype)
+    return tokens.sum((1, 2)) / count[:, None], count
+
+
+def _presence_from_embedding(model, embedding: torch.Tensor, topomap: torch.Tensor) -> torch.Tensor:
     head_in = torch.cat([embedding, topomap], dim=1) if model.config.heads_use_topomap else embedding
     return model.heads(head_in)["presence"].float()
+
+
+def _presence_from_tokens(model, tokens: torch.Tensor, topomap: torch.Tensor) -> torch.Tensor:
+    """Presence logits recomputed from the final tokens (B, 19, P, d) (see :func:`_pooled_embedding`)."""
+    return _presence_from_embedding(model, _pooled_embedding(tokens)[0], topomap)
+
+
+def _token_relevance_direct(model, tokens: torch.Tensor, topomap: torch.Tensor, codes) -> np.ndarray:
+    """Gradient × input on the tokens as a leaf, one backward pass through the pooling per code:
+    (B, n_codes, 19). The reference for :func:`_token_relevance` (tests)."""
+    target = tokens.detach().float().requires_grad_(True)
+    relevance = np.zeros((len(tokens), len(CODES), tokens.shape[1]), np.float32)
+    with torch.enable_grad():
+        logits = _presence_from_tokens(model, target, topomap.detach().float())
+        for k, j in enumerate(codes):
+            (grad,) = torch.autograd.grad(logits[:, j].sum(), target, retain_graph=k < len(codes) - 1)
+            relevance[:, j] = (grad.float() * target.float()).flatten(2).sum(-1).detach().cpu().numpy()
+    return relevance
+
+
+def _token_relevance(model, tokens: torch.Tensor, topomap: torch.Tensor, codes) -> np.ndarray:
+    """The same gradient × input on the tokens (B, 19, P, d) as :func:`_token_relevance_direct`, through
+    the pooled embedding (module docstring): (B, n_codes, 19) float32."""
+    tokens = tokens.detach().float()
+    relevance = np.zeros((len(tokens), len(CODES), tokens.shape[1]), np.float32)
+    if len(codes) == 0:
+        return relevance
+    embedding, count = _pooled_embedding(tokens)
+    with torch.enable_grad():
+        leaf = embedding.detach().requires_grad_(True)
+        logits = _presence_from_embedding(model, leaf, topomap.detach().float())
+        grads = [torch.autograd.grad(logits[:, j].sum(), leaf, retain_graph=k < len(codes) - 1)[0]
+                 for k, j in enumerate(codes)]  # fmt: skip
+    jac = torch.stack(grads, dim=1).double() / count.double()[:, None, None]  # (B, K, d): ∇ of each token
+    rows = tokens.double().sum(2)  # (B, 19, d)
+    relevance[:, np.asarray(codes, int)] = torch.einsum("bkd,brd->bkr", jac, rows).float().cpu().numpy()
+    return relevance
 
 
 def segment_predictions(stage1_model, calibration, signal: SessionSignal, batch_size: int = 32, *,
                         explain_min_prob: float = 0.25) -> SegmentPredictions:  # fmt: skip
     """Stage 1 on every 10-s segment of ``signal``: calibrated presence, side and region probabilities and
-    per-channel relevance (see the module docstring).
+    per-channel relevance (see the module docstring), and the segment embeddings of the waveform encoder
+    and (referential) the band powers of the segments, for the narrator's features.
 
     Raises
     ------
     RecordingTooShortError
         The signal holds no whole 10-s segment.
     """
+    from neuronarrator.corpus.sources.base import SFREQ_HZ
     from neuronarrator.corpus.store import channel_names, segment_topomaps
+    from neuronarrator.signal.bands import band_powers
 
     segments = _segments(signal)
     mask = np.asarray(signal.channel_mask, bool)
     referential = signal.montage == "referential"
-    if referential:
-        topomaps = segment_topomaps(segments.astype(np.float64), mask)
+    power = None
+    if referential:  # the band powers of the maps, kept for the narrator's spectral summary
+        power = band_powers(segments.astype(np.float64), SFREQ_HZ)  # (n_seg, 19, n_bands)
+        topomaps = segment_topomaps(segments, mask, power=power)
     else:  # bipolar: no scalp map (the encoder's "no map" vector), as in the corpus
         topomaps = np.zeros((len(segments), 5, 32, 32), np.float32)
     model = stage1_model.eval()
     on_tokens = model.config.waveform.pool != "cls"
     device = model.device
     n_codes = len(CODES)
-    out: dict[str, list[np.ndarray]] = {"presence": [], "side": [], "regions": [], "relevance": []}
+    out: dict[str, list[np.ndarray]] = {"presence": [], "side": [], "regions": [], "relevance": [], "state": [],
+                                        "embedding": []}  # fmt: skip
     for b in range(0, len(segments), batch_size):
         wave = torch.from_numpy(segments[b : b + batch_size]).to(device)
         n = len(wave)
@@ -96,24 +178,25 @@ def segment_predictions(stage1_model, calibration, signal: SessionSignal, batch_
         batch = {"waveform": wave, "channel_mask": torch.from_numpy(mask).expand(n, -1),
                  "topomap": torch.from_numpy(np.asarray(topomaps[b : b + batch_size], np.float32)),
                  "montage": [signal.montage] * n}  # fmt: skip
-        with torch.enable_grad():
+        with torch.set_grad_enabled(not on_tokens):  # on tokens: the backward passes start at the heads
             res = model(batch)
             presence = res["presence"].float()
             probs = calibration.apply(presence.detach().cpu().numpy())
             explain = np.flatnonzero(probs.max(axis=0) >= explain_min_prob)
-            if on_tokens:  # the heads again, from the tokens as a leaf (the pooling is their mean)
-                target = res["tokens"].detach().float().requires_grad_(True)
-                logits = _presence_from_tokens(model, target, res["topomap"].detach().float())
+            if on_tokens:
+                relevance = _token_relevance(model, res["tokens"], res["topomap"], explain)
             else:
-                target, logits = wave, presence
-            relevance = np.zeros((n, n_codes, N_ROWS), np.float32)
-            for k, j in enumerate(explain):
-                (grad,) = torch.autograd.grad(logits[:, j].sum(), target, retain_graph=k < len(explain) - 1)
-                share = (grad.float() * target.float()).flatten(2).sum(-1)  # (n, 19)
-                relevance[:, j] = share.detach().cpu().numpy()
+                relevance = np.zeros((n, n_codes, N_ROWS), np.float32)
+                for k, j in enumerate(explain):
+                    last = k == len(explain) - 1
+                    (grad,) = torch.autograd.grad(presence[:, j].sum(), wave, retain_graph=not last)
+                    share = (grad.float() * wave.float()).flatten(2).sum(-1)  # (n, 19)
+                    relevance[:, j] = share.detach().cpu().numpy()
         out["presence"].append(probs)
         out["side"].append(torch.softmax(res["side"].detach().float(), -1).cpu().numpy())
         out["regions"].append(torch.sigmoid(res["regions"].detach().float()).cpu().numpy())
+        out["state"].append(torch.softmax(res["state"].detach().float(), -1).cpu().numpy())
+        out["embedding"].append(res["waveform"].detach().float().cpu().numpy())
         out["relevance"].append(np.where(mask[None, None, :], relevance, 0.0).astype(np.float32))
     arrays = {k: np.concatenate(v) for k, v in out.items()}
     explained = arrays["presence"].max(axis=0) >= explain_min_prob
@@ -121,8 +204,26 @@ def segment_predictions(stage1_model, calibration, signal: SessionSignal, batch_
         presence=arrays["presence"].astype(np.float64), side=arrays["side"], regions=arrays["regions"],
         relevance=arrays["relevance"], channels=channel_names(signal.montage), channel_mask=mask,
         starts_s=np.arange(len(segments)) * SEGMENT_S, explained=explained, montage=signal.montage,
-        data_uv=np.asarray(signal.data_uv),
+        data_uv=np.asarray(signal.data_uv), state=arrays["state"].astype(np.float64),
+        embedding=arrays["embedding"], band_power=power,
     )  # fmt: skip
+
+
+def shares_encoder(stage1_model, encoder) -> bool:
+    """Whether the narrator's frozen stage-1 ``encoder`` computes what ``stage1_model``'s waveform encoder
+    computes in :func:`segment_predictions` (the same class, config and weights, on the CPU, where neither
+    runs under autocast), so that :attr:`SegmentPredictions.embedding` can stand for its embeddings."""
+    if encoder is None or stage1_model is None:
+        return False
+    mine = stage1_model.waveform_encoder
+    if type(mine) is not type(encoder) or mine.config != encoder.config:
+        return False
+    if stage1_model.device.type != "cpu" or next(encoder.parameters()).device.type != "cpu":
+        return False
+    a, b = mine.state_dict(), encoder.state_dict()
+    return a.keys() == b.keys() and all(
+        a[k].shape == b[k].shape and a[k].dtype == b[k].dtype and torch.equal(a[k], b[k]) for k in a
+    )
 
 
 # --- the file → a SessionSignal -----------------------------------------------------------------------------
@@ -244,12 +345,13 @@ class Narrator:
 
     ``threshold`` lists a finding and is the repair's ``supported`` level; ``confident`` (default
     ``threshold``, so every listed finding must be stated, as DESIGN.md's contract asks) is the repair's
-    omission level; ``seed`` picks the renderer's phrasing.
+    omission level; ``seed`` picks the renderer's phrasing; ``threads``: torch intra-op threads of each
+    step (module docstring; None: torch's setting).
     """
 
     def __init__(self, stage1_ckpt: str | Path, narrator_ckpt: str | Path, *,
                  device: str | torch.device | None = None, threshold: float = 0.5, confident: float | None = None,
-                 seed: int = 0) -> None:  # fmt: skip
+                 seed: int = 0, threads: int | None = 1) -> None:  # fmt: skip
         from neuronarrator.train.narrator_stage import load_narrator
         from neuronarrator.train.stage1_stage import load_stage1
 
@@ -258,17 +360,27 @@ class Narrator:
         self.threshold = threshold
         self.confident = threshold if confident is None else confident
         self.seed = seed
+        self.threads = threads
         self.stage1, self.calibration = load_stage1(stage1_ckpt, self.device)
         self.bundle = load_narrator(narrator_ckpt, self.device)
+        self.shared_encoder = shares_encoder(self.stage1, self.bundle.encoder)
 
     def findings(self, signal: SessionSignal) -> tuple[SegmentPredictions, Findings]:
-        preds = segment_predictions(self.stage1, self.calibration, signal)
-        return preds, session_findings(preds, threshold=self.threshold)
+        with torch_threads(self.threads):
+            preds = segment_predictions(self.stage1, self.calibration, signal)
+            return preds, session_findings(preds, threshold=self.threshold)
 
-    def features(self, signal: SessionSignal) -> np.ndarray:
+    def features(self, signal: SessionSignal, preds: SegmentPredictions | None = None) -> np.ndarray:
+        """The narrator's raw features of ``signal``; with ``preds`` (from :meth:`findings` on the same
+        signal), its band powers are reused, and with a shared encoder stage 1's segment embeddings stand
+        for the encoder's."""
         from neuronarrator.train.narrator_stage import session_features
 
-        return session_features(signal, self.bundle.encoder)
+        with torch_threads(self.threads):
+            if self.shared_encoder and preds is not None and preds.embedding is not None:
+                return session_features(signal, embeddings=preds.embedding, band_power=preds.band_power)
+            return session_features(signal, self.bundle.encoder,
+                                    band_power=None if preds is None else preds.band_power)  # fmt: skip
 
     def narrate(self, features: np.ndarray, predicted: Findings):
         """(raw text, repaired text, faithfulness before, after) of the narrator fed ``features``, repaired
@@ -276,7 +388,8 @@ class Narrator:
         from neuronarrator.clinical.faithfulness import repair_narrative
         from neuronarrator.train.narrator_stage import narrate
 
-        raw = narrate(self.bundle, features)
+        with torch_threads(self.threads):
+            raw = narrate(self.bundle, features)
         fixed, before, after = repair_narrative(raw, predicted, rng=self.seed, confident=self.confident,
                                                 supported=self.threshold)  # fmt: skip
         return raw, fixed, before, after
@@ -285,13 +398,13 @@ class Narrator:
 def narrate_recording(path_or_signal: str | Path | SessionSignal, stage1_ckpt: str | Path,
                       narrator_ckpt: str | Path, *, device: str | torch.device | None = None,
                       threshold: float = 0.5, confident: float | None = None, shuffle_segments: bool = False,
-                      seed: int = 0) -> ReportDocument:  # fmt: skip
+                      seed: int = 0, threads: int | None = 1) -> ReportDocument:  # fmt: skip
     """The report document of one recording (a file, or an already harmonized :class:`SessionSignal`).
 
     Stage 1 (``stage1_ckpt``) gives the findings (:func:`segment_predictions`, :func:`session_findings` at
     ``threshold``); the narrator (``narrator_ckpt``) writes the text, which
     :func:`~neuronarrator.clinical.faithfulness.repair_narrative` then makes agree with the findings (see
-    :class:`Narrator` for ``threshold``, ``confident`` and ``seed``). ``shuffle_segments``: the
+    :class:`Narrator` for ``threshold``, ``confident``, ``seed`` and ``threads``). ``shuffle_segments``: the
     shuffled-EEG control (module docstring).
 
     Raises
@@ -307,9 +420,9 @@ def narrate_recording(path_or_signal: str | Path | SessionSignal, stage1_ckpt: s
         signal, info = recording_signal(path_or_signal)
     _segments(signal)  # too short: fail before loading any model
     narrator = Narrator(stage1_ckpt, narrator_ckpt, device=device, threshold=threshold, confident=confident,
-                        seed=seed)  # fmt: skip
+                        seed=seed, threads=threads)  # fmt: skip
     preds, predicted = narrator.findings(signal)
-    features = narrator.features(signal)
+    features = narrator.features(signal, preds)
     if shuffle_segments:
         features = features[np.random.default_rng(seed).permutation(len(features))]
     raw, fixed, before, after = narrator.narrate(features, predicted)

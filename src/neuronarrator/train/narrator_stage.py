@@ -60,12 +60,17 @@ POWER_FLOOR_UV2 = 1e-2
 # --- features -----------------------------------------------------------------------------------------------
 
 
-def spectral_summary(segments_uv: np.ndarray, channel_mask: np.ndarray) -> np.ndarray:
-    """(n, 19, 2000) µV, (19,) bool → (n, 19 · n_bands) float32 log10 band powers, NaN on rows without data."""
+def spectral_summary(segments_uv: np.ndarray, channel_mask: np.ndarray, power: np.ndarray | None = None
+                     ) -> np.ndarray:  # fmt: skip
+    """(n, 19, 2000) µV, (19,) bool → (n, 19 · n_bands) float32 log10 band powers, NaN on rows without data.
+    ``power``: those band powers (n, 19, n_bands) µV², already computed (then not recomputed)."""
     from neuronarrator.corpus.sources.base import SFREQ_HZ
     from neuronarrator.signal.bands import band_powers
 
-    power = band_powers(np.asarray(segments_uv, dtype=np.float64), SFREQ_HZ)  # (n, 19, n_bands)
+    if power is None:
+        power = band_powers(np.asarray(segments_uv, dtype=np.float64), SFREQ_HZ)  # (n, 19, n_bands)
+    elif np.shape(power)[:2] != np.shape(segments_uv)[:2]:
+        raise ValueError(f"band powers {np.shape(power)} for segments {np.shape(segments_uv)}")
     logp = np.log10(power + POWER_FLOOR_UV2)
     logp[:, ~np.asarray(channel_mask, bool)] = np.nan
     return logp.reshape(len(logp), -1).astype(np.float32)
@@ -87,18 +92,28 @@ def segment_embeddings(encoder: nn.Module, segments_uv: np.ndarray, channel_mask
     return torch.cat(out).numpy()
 
 
-def session_features(signal, encoder: nn.Module | None = None) -> np.ndarray | None:
+def session_features(signal, encoder: nn.Module | None = None, *, embeddings: np.ndarray | None = None,
+                     band_power: np.ndarray | None = None) -> np.ndarray | None:  # fmt: skip
     """A :class:`~neuronarrator.eval.signals.SessionSignal` → raw (unstandardised) features
-    (n_segments, d_seg + 95) float32, or None when it holds no whole 10-s segment."""
+    (n_segments, d_seg + 95) float32, or None when it holds no whole 10-s segment.
+
+    ``embeddings``: the (n_segments, d_seg) segment embeddings of the frozen encoder, already computed (as
+    :func:`~neuronarrator.narrator.pipeline.segment_predictions` gives them for the same encoder); then
+    ``encoder`` is not run. ``band_power``: the segments' band powers (n_segments, 19, n_bands), already
+    computed (:attr:`~neuronarrator.narrator.evidence.SegmentPredictions.band_power`)."""
     n = signal.data_uv.shape[1] // SEGMENT_SAMPLES
     if n == 0:
         return None
     data = np.asarray(signal.data_uv[:, : n * SEGMENT_SAMPLES], dtype=np.float32)
     segments = data.reshape(data.shape[0], n, SEGMENT_SAMPLES).transpose(1, 0, 2)  # (n, 19, 2000)
     parts = []
-    if encoder is not None:
+    if embeddings is not None:
+        if len(embeddings) != n:
+            raise ValueError(f"{len(embeddings)} segment embeddings for {n} segments")
+        parts.append(np.asarray(embeddings, np.float32))
+    elif encoder is not None:
         parts.append(segment_embeddings(encoder, segments, signal.channel_mask, signal.montage == "bipolar"))
-    parts.append(spectral_summary(segments, signal.channel_mask))
+    parts.append(spectral_summary(segments, signal.channel_mask, band_power))
     return np.concatenate(parts, axis=1).astype(np.float32)
 
 
@@ -406,6 +421,10 @@ def narrate(bundle: NarratorBundle, session, max_new_tokens: int | None = None) 
     features = session if isinstance(session, np.ndarray) else session_features(session, bundle.encoder)
     if features is None:
         raise ValueError(f"{session.session_id}: shorter than one 10-s segment; nothing to narrate")
+    from neuronarrator.narrator.pipeline import torch_threads
+
     x = standardise(np.asarray(features, np.float32), bundle.mean, bundle.std)[None].to(bundle.device)
-    prefix = bundle.model.prefix(x)
-    return bundle.model.lm.generate(prefix, max_new_tokens=max_new_tokens or bundle.max_new_tokens)[0]
+    # One session, decoded token by token: ops too small for several threads (they would only spin).
+    with torch_threads(1 if bundle.device.type == "cpu" else None):
+        prefix = bundle.model.prefix(x)
+        return bundle.model.lm.generate(prefix, max_new_tokens=max_new_tokens or bundle.max_new_tokens)[0]
