@@ -194,6 +194,30 @@ def test_one_segment_finding_is_a_session_finding_with_its_evidence():
     )
 
 
+def test_session_calibration_and_the_state_head_reach_the_findings():
+    from neuronarrator.models.calibration import Calibration
+    from neuronarrator.narrator import session_findings
+
+    preds, j = _hand_built()
+    n = len(CODES)
+    cal = Calibration("platt", [1.0] * n, [True] * n, [None] * n, list(CODES), [1] * n, [1] * n, [0.0] * n)
+    preds.session_calibration = cal
+    assert session_findings(preds).get("focal_epileptiform").probability == pytest.approx(0.9)  # identity
+    cal.bias[j] = -3.0  # the val sessions say a max of 0.9 is seen without the finding: logit 2.2 - 3 < 0
+    assert session_findings(preds).codes == set()
+    cal.bias[j] = 0.0
+    state = np.zeros((6, len(STATES)))
+    state[:, STATES.index("n2")] = 0.7
+    state[:, STATES.index("awake")] = 0.3
+    state[0] = 0.0
+    state[0, STATES.index("awake")] = 1.0
+    preds.state = state
+    found = session_findings(preds)
+    assert found.state == "n2" and found.extras["state_predicted"] is True
+    assert found.extras["state_timeline"] == ["awake"] + ["n2"] * 5
+    assert found.extras["state_probability"] == pytest.approx(0.7 * 5 / 6, abs=1e-4)  # rounded to 4 places
+
+
 def test_contiguous_evidence_merges_and_normal_codes_keep_impression_normal():
     from neuronarrator.narrator import session_findings
     from neuronarrator.narrator.evidence import evidence_spans

@@ -4,7 +4,10 @@
 :func:`session_findings` turns it into a :class:`~neuronarrator.clinical.findings.Findings` document.
 
 Aggregation over segments (the session probability of a code)
-    the **maximum** of the segments' calibrated presence probabilities. A finding that shows in one
+    the **maximum** of the segments' calibrated presence probabilities, mapped through the session-level
+    calibration where stage 1 has one (``SegmentPredictions.session_calibration``: Platt per code on the
+    val sessions' maxima; the maximum of six or of 120 segment probabilities sits above the segment scale,
+    and the 0.5 threshold must mean "more likely present than not" for the *session*). A finding that shows in one
     segment (a focal spike, a 10-s seizure) is a finding of the recording, so the session statement is
     "some segment shows it"; the maximum is the Fréchet lower bound of P(any segment shows it) under any
     dependence between segments, so it never claims more than one segment's evidence supports. Noisy-OR
@@ -45,6 +48,7 @@ PDR frequency
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -87,6 +91,8 @@ class SegmentPredictions:
     explained : (n_codes,) bool: codes whose relevance was computed.
     data_uv : the session's (19, n) µV, kept for the PDR frequency (None: no frequency estimate).
     state : (n_seg, n_states) state probabilities (softmax over :data:`STATES`), or None (no state head).
+    session_calibration : the :class:`~neuronarrator.models.calibration.Calibration` of session scores
+        (maxima of ``presence``), or None (the maximum is the session probability).
     embedding : (n_seg, d) the stage-1 waveform encoder's segment embeddings, or None; not used here, kept
         so that the narrator's features can reuse them (:func:`~neuronarrator.narrator.pipeline.shares_encoder`).
     band_power : (n_seg, 19, n_bands) the segments' band powers (µV², those of the scalp maps), or None;
@@ -106,6 +112,7 @@ class SegmentPredictions:
     state: np.ndarray | None = None
     embedding: np.ndarray | None = field(default=None, repr=False)
     band_power: np.ndarray | None = field(default=None, repr=False)
+    session_calibration: Any = field(default=None, repr=False)
 
     @property
     def n_segments(self) -> int:
@@ -187,6 +194,8 @@ def session_findings(preds: SegmentPredictions, *, threshold: float = 0.5, max_e
     is dropped when no ``pdr`` is listed (the schema makes reactivity a property of a listed PDR).
     """
     session = aggregate_presence(preds.presence)
+    if preds.session_calibration is not None:
+        session = preds.session_calibration.apply_probabilities(session[None, :])[0]
     weights = np.asarray(preds.presence, np.float64)  # (n_seg, n_codes)
     listed: list[Finding] = []
     for j, code in enumerate(_CODES):

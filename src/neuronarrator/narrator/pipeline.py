@@ -205,7 +205,7 @@ def segment_predictions(stage1_model, calibration, signal: SessionSignal, batch_
         relevance=arrays["relevance"], channels=channel_names(signal.montage), channel_mask=mask,
         starts_s=np.arange(len(segments)) * SEGMENT_S, explained=explained, montage=signal.montage,
         data_uv=np.asarray(signal.data_uv), state=arrays["state"].astype(np.float64),
-        embedding=arrays["embedding"], band_power=power,
+        embedding=arrays["embedding"], band_power=power, session_calibration=getattr(calibration, "session", None),
     )  # fmt: skip
 
 
