@@ -314,3 +314,22 @@ def test_too_short_and_unreadable_recordings_are_input_errors(checkpoints, tmp_p
     junk.write_bytes(b"not an edf at all" * 10)
     with pytest.raises(InputError, match="junk.edf"):
         narrate_recording(junk, checkpoints["stage1"], checkpoints["narrator"])
+
+
+def test_sleep_montage_derivations_are_placed_on_the_nearest_rows(write_eeg_file):
+    """A Sleep-EDF-like file (EEG only as Fpz-Cz and Pz-Oz) gives the heads three approximated rows instead
+    of none, and says so."""
+    from neuronarrator.corpus.store import channel_names
+    from neuronarrator.narrator.pipeline import recording_signal
+
+    rng = np.random.default_rng(0)
+    data = rng.normal(0, 20, (2, 100 * 30))
+    data[1] = 40 * np.sin(2 * np.pi * 10 * np.arange(3000) / 100)  # Pz-Oz: a 10 Hz posterior rhythm
+    path = write_eeg_file("edf", ["EEG Fpz-Cz", "EEG Pz-Oz"], sfreq_hz=100.0, duration_s=30.0, data_uv=data)
+    signal, info = recording_signal(path)
+    rows = channel_names("bipolar")
+    assert signal.montage == "bipolar"
+    assert info["recording"]["channels_approximated"] == {"Fz-Cz": "Fpz-Cz", "P3-O1": "Pz-Oz", "P4-O2": "Pz-Oz"}
+    assert {rows[i] for i in np.flatnonzero(signal.channel_mask)} == {"Fz-Cz", "P3-O1", "P4-O2"}
+    p3o1 = signal.data_uv[rows.index("P3-O1")]
+    assert np.array_equal(p3o1, signal.data_uv[rows.index("P4-O2")]) and np.std(p3o1) > 10

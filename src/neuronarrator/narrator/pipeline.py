@@ -229,9 +229,42 @@ def shares_encoder(stage1_model, encoder) -> bool:
 # --- the file → a SessionSignal -----------------------------------------------------------------------------
 
 
+#: Bipolar recordings outside the double banana (sleep montages): a derivation the double banana lacks is
+#: placed, as an *approximation*, on the double-banana rows nearest to it -- the same direction on the
+#: scalp, longer or shorter inter-electrode distance. Sleep-EDF's only EEG is Fpz-Cz and Pz-Oz: without
+#: this the heads would see no EEG at all and every statement would be the model's prior. The report
+#: lists each placement (``recording.channels_approximated``) and the evidence names the row it sits on.
+APPROXIMATE_DERIVATIONS: dict[str, tuple[str, ...]] = {
+    "Fz-Cz": ("Fpz-Cz",),  # frontal midline chain: Fpz-Cz = (Fpz-Fz) + (Fz-Cz)
+    "P3-O1": ("Pz-Oz",),  # posterior chains, where the PDR and posterior sleep activity show
+    "P4-O2": ("Pz-Oz",),
+}
+
+
+def _approximate_rows(first, data: np.ndarray, mask: np.ndarray, extra: np.ndarray) -> dict[str, str]:
+    """Fill masked double-banana rows from :data:`APPROXIMATE_DERIVATIONS` (in place); ``{row: source}``."""
+    from neuronarrator.corpus.store import channel_names
+
+    rows = channel_names("bipolar")
+    extras = {name.replace(" ", ""): i for i, name in enumerate(first.extra_channels)}
+    placed: dict[str, str] = {}
+    for row, sources in APPROXIMATE_DERIVATIONS.items():
+        r = rows.index(row)
+        if mask[r]:
+            continue
+        source = next((s for s in sources if s in extras), None)
+        if source is not None:
+            data[r] = extra[extras[source]]
+            mask[r] = True
+            placed[row] = source
+    return placed
+
+
 def recording_signal(path: str | Path) -> tuple[SessionSignal, dict[str, Any]]:
     """Read and harmonize a file (in chunks, as :mod:`neuronarrator.session` does) into a 19-row
-    :class:`SessionSignal`, with the harmonization's provenance and quality.
+    :class:`SessionSignal`, with the harmonization's provenance and quality. A bipolar recording whose
+    derivations lie outside the double banana gets them placed on the nearest rows
+    (:data:`APPROXIMATE_DERIVATIONS`, listed in ``recording.channels_approximated``).
 
     Raises the :class:`~neuronarrator.io.errors.InputError` subclasses of reading and harmonizing (each
     names the file); :class:`RecordingTooShortError` for a recording under 10 s.
@@ -248,6 +281,10 @@ def recording_signal(path: str | Path) -> tuple[SessionSignal, dict[str, Any]]:
     if data.shape[0] < N_ROWS:  # bipolar-only: 18 derivations and one empty row
         data = np.concatenate([data, np.zeros((N_ROWS - data.shape[0], data.shape[1]), np.float32)])
         mask = np.concatenate([mask, np.zeros(N_ROWS - len(mask), bool)])
+    approximated: dict[str, str] = {}
+    if first.montage == "bipolar" and len(first.extra_channels) and first.extra_uv.size:
+        extra = np.concatenate([c.extra_uv for c in chunks], axis=1).astype(np.float32)
+        approximated = _approximate_rows(first, data, mask, extra)
     signal = SessionSignal(data_uv=data, channel_mask=mask, montage=first.montage, session_id=str(path))
     bad = sorted({name for c in chunks for name in c.quality.bad_channel_names})
     info = {
@@ -255,7 +292,8 @@ def recording_signal(path: str | Path) -> tuple[SessionSignal, dict[str, Any]]:
                       "sfreq_hz": float(first.source_sfreq_hz), "montage": first.montage,
                       "channels_used": [c for c, m in zip(first.channels, mask, strict=False) if m],
                       "channels_missing": list(first.channels_missing),
-                      "channels_interpolated": sorted({n for c in chunks for n in c.channels_interpolated})},
+                      "channels_interpolated": sorted({n for c in chunks for n in c.channels_interpolated}),
+                      "channels_approximated": approximated},
         "quality": {"usable_fraction": round(float(np.mean([c.quality.usable_fraction for c in chunks])), 4),
                     "bad_channels": bad, "warnings": [w for c in chunks for w in c.quality.warnings]},
         "harmonization": {"sfreq_hz": first.sfreq_hz, "band_hz": list(first.band_hz),
