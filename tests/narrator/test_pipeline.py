@@ -81,7 +81,7 @@ def test_relevance_decomposes_the_models_own_logits(checkpoints):
     import torch
 
     from neuronarrator.corpus.store import segment_topomaps
-    from neuronarrator.narrator.pipeline import _presence_from_tokens, _segments
+    from neuronarrator.narrator.pipeline import _context, _presence_from_tokens, _segments
     from neuronarrator.train.stage1_stage import load_stage1
 
     model, _ = load_stage1(checkpoints["stage1"])
@@ -92,7 +92,7 @@ def test_relevance_decomposes_the_models_own_logits(checkpoints):
              "montage": ["referential"] * 2}  # fmt: skip
     with torch.no_grad():
         out = model(batch)
-        again = _presence_from_tokens(model, out["tokens"].float(), out["topomap"].float())
+        again = _presence_from_tokens(model, out["tokens"].float(), _context(out))
     torch.testing.assert_close(again, out["presence"].float(), atol=1e-4, rtol=1e-4)
 
 
@@ -111,7 +111,7 @@ def test_relevance_through_the_pooled_embedding_equals_grad_x_input_on_the_token
     import torch
 
     from neuronarrator.corpus.store import segment_topomaps
-    from neuronarrator.narrator.pipeline import _segments, _token_relevance, _token_relevance_direct
+    from neuronarrator.narrator.pipeline import _context, _segments, _token_relevance, _token_relevance_direct
 
     model = _random_stage1()
     signal = _signal(30.0, seed=4)
@@ -122,13 +122,13 @@ def test_relevance_through_the_pooled_embedding_equals_grad_x_input_on_the_token
     with torch.no_grad():
         out = model(batch)
     codes = [0, 2, 5, N_CODES - 1]
-    direct = _token_relevance_direct(model, out["tokens"], out["topomap"], codes)
-    fast = _token_relevance(model, out["tokens"], out["topomap"], codes)
+    direct = _token_relevance_direct(model, out["tokens"], _context(out), codes)
+    fast = _token_relevance(model, out["tokens"], _context(out), codes)
     assert np.abs(direct).max() > 0 and (fast[:, 3] == 0).all() and (direct[:, 3] == 0).all()
     np.testing.assert_allclose(fast, direct, rtol=1e-4, atol=1e-6 * np.abs(direct).max())
     assert (fast[:, [j for j in range(N_CODES) if j not in codes]] == 0).all()
     assert np.array_equal(np.argsort(-fast, axis=-1), np.argsort(-direct, axis=-1))  # the same top channels
-    assert (_token_relevance(model, out["tokens"], out["topomap"], []) == 0).all()
+    assert (_token_relevance(model, out["tokens"], _context(out), []) == 0).all()
 
 
 def test_narrator_features_reuse_stage1_embeddings_and_band_powers():

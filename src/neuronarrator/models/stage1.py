@@ -7,7 +7,9 @@ with per-segment finding heads (DESIGN.md, issue 6).
   views of the same segment; only rows that have a scalp map take part (bipolar segments have none).
   With one such row the term is 0 (a 1 × 1 softmax), with none it is a 0 that still holds the graph.
 - The finding heads read the waveform embedding, concatenated with the topomap embedding
-  (``heads_use_topomap``; bipolar rows then see the topomap encoder's "no map" vector).
+  (``heads_use_topomap``; bipolar rows then see the topomap encoder's "no map" vector) and with the
+  per-channel spectral and transient summaries (``channel_features``,
+  :mod:`~neuronarrator.models.channel_features`).
 
 :meth:`Stage1Model.losses` takes a batch straight from a DataLoader over
 :class:`~neuronarrator.corpus.datasets.SegmentDataset` (default collate: ``montage`` is a list of str).
@@ -21,7 +23,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from neuronarrator.models.channel_features import ChannelFeatureEncoder
 from neuronarrator.models.encoders import (
+    N_ROWS,
     TopomapConfig,
     TopomapEncoder,
     WaveformConfig,
@@ -45,6 +49,9 @@ class Stage1Config:
     heads_use_topomap: bool = True  # finding heads read [waveform ; topomap] embeddings, else waveform only
     head_hidden: int = 256  # width of the finding heads' shared trunk
     head_dropout: float = 0.1
+    channel_features: bool = True  # heads also read per-channel band powers / transients (channel_features.py)
+    feature_hidden: int = 16  # per-channel embedding width of those summaries
+    d_features: int = 64  # their pooled width, as the heads read it
 
     @classmethod
     def tiny(cls) -> Stage1Config:
@@ -66,7 +73,22 @@ class Stage1Model(nn.Module):
         self.topomap_proj = nn.Linear(c.topomap.d_model, c.d_align, bias=False)
         self.temperature = LearnableTemperature()
         d_heads = c.waveform.d_model + (c.topomap.d_model if c.heads_use_topomap else 0)
+        self.channel_encoder = None
+        if c.channel_features:
+            self.channel_encoder = ChannelFeatureEncoder(N_ROWS, c.feature_hidden, c.d_features)
+            d_heads += c.d_features
         self.heads = FindingHeads(d_heads, c.head_hidden, c.head_dropout)
+
+    def head_input(self, embedding: torch.Tensor, topomap: torch.Tensor, channel_embedding: torch.Tensor | None,
+                   common: torch.Tensor | None) -> torch.Tensor:  # fmt: skip
+        """The heads' (B, d_heads) input: [waveform embedding ; topomap embedding ; pooled channel
+        summaries], as configured (the pipeline calls this with leaves to attribute relevance)."""
+        parts = [embedding]
+        if self.config.heads_use_topomap:
+            parts.append(topomap)
+        if self.channel_encoder is not None:
+            parts.append(self.channel_encoder.pool(channel_embedding, common))
+        return torch.cat([p.to(embedding.dtype) for p in parts], dim=1)
 
     @property
     def device(self) -> torch.device:
@@ -88,14 +110,15 @@ class Stage1Model(nn.Module):
         with autocast_context(device):
             wave = self.waveform_encoder(waveform, batch["channel_mask"].to(device), bipolar)
             topo = self.topomap_encoder(topomap, has_topomap)
-            head_in = (
-                torch.cat([wave.embedding, topo], dim=1) if self.config.heads_use_topomap else wave.embedding
-            )
-            out = self.heads(head_in)
+            channel_embedding = common = None
+            if self.channel_encoder is not None:
+                channel_embedding, common = self.channel_encoder.embed_channels(waveform, batch["channel_mask"], bipolar)
+            out = self.heads(self.head_input(wave.embedding, topo, channel_embedding, common))
             out.update(
                 waveform_aligned=self.waveform_proj(wave.embedding), topomap_aligned=self.topomap_proj(topo)
             )
-        out.update(waveform=wave.embedding, topomap=topo, tokens=wave.tokens, has_topomap=has_topomap)
+        out.update(waveform=wave.embedding, topomap=topo, tokens=wave.tokens, has_topomap=has_topomap,
+                   channel_embedding=channel_embedding, common=common)  # fmt: skip
         return out
 
     def losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:

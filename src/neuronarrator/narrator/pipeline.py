@@ -99,36 +99,67 @@ def _pooled_embedding(tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]
     return tokens.sum((1, 2)) / count[:, None], count
 
 
-def _presence_from_embedding(model, embedding: torch.Tensor, topomap: torch.Tensor) -> torch.Tensor:
-    head_in = torch.cat([embedding, topomap], dim=1) if model.config.heads_use_topomap else embedding
+def _context(res: dict[str, Any]) -> dict[str, Any]:
+    """What the heads read besides the pooled tokens, detached, from a Stage1Model output: the topomap
+    embedding and the channel summaries' embeddings (None without them)."""
+    detach = lambda t: None if t is None else t.detach().float()  # noqa: E731
+    return {"topomap": detach(res["topomap"]), "channel_embedding": detach(res.get("channel_embedding")),
+            "common": detach(res.get("common"))}  # fmt: skip
+
+
+def _presence_from_embedding(model, embedding: torch.Tensor, context: dict[str, Any],
+                             channel_embedding: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+    channel_embedding = context["channel_embedding"] if channel_embedding is None else channel_embedding
+    head_in = model.head_input(embedding, context["topomap"], channel_embedding, context["common"])
     return model.heads(head_in)["presence"].float()
 
 
-def _presence_from_tokens(model, tokens: torch.Tensor, topomap: torch.Tensor) -> torch.Tensor:
+def _presence_from_tokens(model, tokens: torch.Tensor, context: dict[str, Any]) -> torch.Tensor:
     """Presence logits recomputed from the final tokens (B, 19, P, d) (see :func:`_pooled_embedding`)."""
-    return _presence_from_embedding(model, _pooled_embedding(tokens)[0], topomap)
+    return _presence_from_embedding(model, _pooled_embedding(tokens)[0], context)
 
 
-def _token_relevance_direct(model, tokens: torch.Tensor, topomap: torch.Tensor, codes) -> np.ndarray:
-    """Gradient × input on the tokens as a leaf, one backward pass through the pooling per code:
-    (B, n_codes, 19). The reference for :func:`_token_relevance` (tests)."""
+def _token_relevance_direct(model, tokens: torch.Tensor, context: dict[str, Any], codes) -> np.ndarray:
+    """Gradient × input on the tokens and on the per-channel summary embeddings as leaves, one backward
+    pass through the pooling per code: (B, n_codes, 19). The reference for :func:`_token_relevance`."""
     target = tokens.detach().float().requires_grad_(True)
+    channel = context["channel_embedding"]
+    leaves = [target] + ([channel.detach().requires_grad_(True)] if channel is not None else [])
     relevance = np.zeros((len(tokens), len(CODES), tokens.shape[1]), np.float32)
     with torch.enable_grad():
-        logits = _presence_from_tokens(model, target, topomap.detach().float())
+        embedding = _pooled_embedding(target)[0]
+        logits = _presence_from_embedding(model, embedding, context, leaves[1] if channel is not None else None)
         for k, j in enumerate(codes):
-            (grad,) = torch.autograd.grad(logits[:, j].sum(), target, retain_graph=k < len(codes) - 1)
-            relevance[:, j] = (grad.float() * target.float()).flatten(2).sum(-1).detach().cpu().numpy()
+            grads = torch.autograd.grad(logits[:, j].sum(), leaves, retain_graph=k < len(codes) - 1)
+            share = (grads[0].float() * target.float()).flatten(2).sum(-1)
+            if channel is not None:
+                share = share + (grads[1].float() * leaves[1].float()).sum(-1)
+            relevance[:, j] = share.detach().cpu().numpy()
     return relevance
 
 
-def _token_relevance(model, tokens: torch.Tensor, topomap: torch.Tensor, codes) -> np.ndarray:
-    """The same gradient × input on the tokens (B, 19, P, d) as :func:`_token_relevance_direct`, through
-    the pooled embedding (module docstring): (B, n_codes, 19) float32."""
+def _token_relevance(model, tokens: torch.Tensor, context: dict[str, Any], codes) -> np.ndarray:
+    """The same gradient × input as :func:`_token_relevance_direct`, through the pooled embedding (module
+    docstring) plus the channel summaries' own share: (B, n_codes, 19) float32."""
     tokens = tokens.detach().float()
     relevance = np.zeros((len(tokens), len(CODES), tokens.shape[1]), np.float32)
     if len(codes) == 0:
         return relevance
+    embedding, count = _pooled_embedding(tokens)
+    channel = context["channel_embedding"]
+    with torch.enable_grad():
+        leaf = embedding.detach().requires_grad_(True)
+        leaves = [leaf] + ([channel.detach().requires_grad_(True)] if channel is not None else [])
+        logits = _presence_from_embedding(model, leaf, context, leaves[1] if channel is not None else None)
+        grads = [torch.autograd.grad(logits[:, j].sum(), leaves, retain_graph=k < len(codes) - 1)
+                 for k, j in enumerate(codes)]  # fmt: skip
+    jac = torch.stack([g[0] for g in grads], dim=1).double() / count.double()[:, None, None]  # (B, K, d)
+    rows = tokens.double().sum(2)  # (B, 19, d)
+    share = torch.einsum("bkd,brd->bkr", jac, rows)
+    if channel is not None:  # the channel summaries: gradient × input on each row's embedding
+        share = share + torch.einsum("bkrh,brh->bkr", torch.stack([g[1] for g in grads], 1).double(), channel.double())
+    relevance[:, np.asarray(codes, int)] = share.float().cpu().numpy()
+    return relevance
     embedding, count = _pooled_embedding(tokens)
     with torch.enable_grad():
         leaf = embedding.detach().requires_grad_(True)
@@ -184,7 +215,7 @@ def segment_predictions(stage1_model, calibration, signal: SessionSignal, batch_
             probs = calibration.apply(presence.detach().cpu().numpy())
             explain = np.flatnonzero(probs.max(axis=0) >= explain_min_prob)
             if on_tokens:
-                relevance = _token_relevance(model, res["tokens"], res["topomap"], explain)
+                relevance = _token_relevance(model, res["tokens"], _context(res), explain)
             else:
                 relevance = np.zeros((n, n_codes, N_ROWS), np.float32)
                 for k, j in enumerate(explain):
