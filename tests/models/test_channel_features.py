@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from neuronarrator.models.channel_features import BANDS_HZ, N_CHANNEL_FEATURES, ChannelFeatureEncoder, channel_features
+from neuronarrator.models.channel_features import (
+    BANDS_HZ,
+    N_CHANNEL_FEATURES,
+    ChannelFeatureEncoder,
+    channel_features,
+)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 T = np.arange(2000) / 200.0
