@@ -146,14 +146,19 @@ def _token_relevance(model, tokens: torch.Tensor, context: dict[str, Any], codes
     if len(codes) == 0:
         return relevance
     embedding, count = _pooled_embedding(tokens)
+    channel = context["channel_embedding"]
     with torch.enable_grad():
         leaf = embedding.detach().requires_grad_(True)
-        logits = _presence_from_embedding(model, leaf, topomap.detach().float())
-        grads = [torch.autograd.grad(logits[:, j].sum(), leaf, retain_graph=k < len(codes) - 1)[0]
+        leaves = [leaf] + ([channel.detach().requires_grad_(True)] if channel is not None else [])
+        logits = _presence_from_embedding(model, leaf, context, leaves[1] if channel is not None else None)
+        grads = [torch.autograd.grad(logits[:, j].sum(), leaves, retain_graph=k < len(codes) - 1)
                  for k, j in enumerate(codes)]  # fmt: skip
-    jac = torch.stack(grads, dim=1).double() / count.double()[:, None, None]  # (B, K, d): ∇ of each token
+    jac = torch.stack([g[0] for g in grads], dim=1).double() / count.double()[:, None, None]  # (B, K, d)
     rows = tokens.double().sum(2)  # (B, 19, d)
-    relevance[:, np.asarray(codes, int)] = torch.einsum("bkd,brd->bkr", jac, rows).float().cpu().numpy()
+    share = torch.einsum("bkd,brd->bkr", jac, rows)
+    if channel is not None:  # the channel summaries: gradient × input on each row's embedding
+        share = share + torch.einsum("bkrh,brh->bkr", torch.stack([g[1] for g in grads], 1).double(), channel.double())
+    relevance[:, np.asarray(codes, int)] = share.float().cpu().numpy()
     return relevance
 
 
