@@ -76,20 +76,30 @@ def test_segment_predictions_shapes_and_ranges(checkpoints):
     assert bipolar.presence.shape == (2, N_CODES) and bipolar.channels[0] == "Fp1-F7"
 
 
+def _model_batch(signal) -> dict:
+    """A Stage1Model batch of a referential signal's whole 10-s segments."""
+    import torch
+
+    from neuronarrator.corpus.store import segment_topomaps
+    from neuronarrator.narrator.pipeline import _segments
+
+    segments = _segments(signal)
+    n = len(segments)
+    return {"waveform": torch.from_numpy(segments), "channel_mask": torch.from_numpy(signal.channel_mask).expand(n, -1),
+            "topomap": torch.from_numpy(segment_topomaps(segments.astype(np.float64), signal.channel_mask)),
+            "montage": ["referential"] * n}  # fmt: skip
+
+
 def test_relevance_decomposes_the_models_own_logits(checkpoints):
     """The tokens → heads path the relevance differentiates gives the model's presence logits."""
     import torch
 
-    from neuronarrator.corpus.store import segment_topomaps
-    from neuronarrator.narrator.pipeline import _context, _presence_from_tokens, _segments
+    from neuronarrator.narrator.pipeline import _context, _presence_from_tokens
     from neuronarrator.train.stage1_stage import load_stage1
 
     model, _ = load_stage1(checkpoints["stage1"])
     signal = _signal(20.0, seed=2)
-    segments = _segments(signal)
-    batch = {"waveform": torch.from_numpy(segments), "channel_mask": torch.from_numpy(signal.channel_mask).expand(2, -1),
-             "topomap": torch.from_numpy(segment_topomaps(segments.astype(np.float64), signal.channel_mask)),
-             "montage": ["referential"] * 2}  # fmt: skip
+    batch = _model_batch(signal)
     with torch.no_grad():
         out = model(batch)
         again = _presence_from_tokens(model, out["tokens"].float(), _context(out))
@@ -110,15 +120,11 @@ def test_relevance_through_the_pooled_embedding_equals_grad_x_input_on_the_token
     per-row token sums) agrees with the direct gradient × input on the tokens, on a tiny random model."""
     import torch
 
-    from neuronarrator.corpus.store import segment_topomaps
-    from neuronarrator.narrator.pipeline import _context, _segments, _token_relevance, _token_relevance_direct
+    from neuronarrator.narrator.pipeline import _context, _token_relevance, _token_relevance_direct
 
     model = _random_stage1()
     signal = _signal(30.0, seed=4)
-    segments = _segments(signal)
-    batch = {"waveform": torch.from_numpy(segments), "channel_mask": torch.from_numpy(signal.channel_mask).expand(3, -1),
-             "topomap": torch.from_numpy(segment_topomaps(segments.astype(np.float64), signal.channel_mask)),
-             "montage": ["referential"] * 3}  # fmt: skip
+    batch = _model_batch(signal)
     with torch.no_grad():
         out = model(batch)
     codes = [0, 2, 5, N_CODES - 1]
