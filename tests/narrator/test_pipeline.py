@@ -250,8 +250,16 @@ def test_pdr_gets_a_frequency_from_the_posterior_channels():
     t = np.arange(12000) / 200.0
     background = pink_noise_uv(0, 19, 12000, 200.0, rms_uv=10.0)
     preds.data_uv = background + 30 * np.sin(2 * np.pi * 9.5 * t)
-    f = session_findings(preds).get("pdr")
+    found = session_findings(preds)
+    f = found.get("pdr")
     assert f is not None and f.frequency_hz == pytest.approx(9.5, abs=0.3)
+    # a 30 µV-amplitude sine is 60 µV peak to peak, and stands well above the 1/f background
+    assert found.extras["pdr_amplitude_uv"] == pytest.approx(60.0, rel=0.15)
+    assert found.extras["pdr_peak_to_background_db"] > 10
+    preds.data_uv = background + 6 * np.sin(2 * np.pi * 9.5 * t)  # a weak rhythm reads weaker
+    weak = session_findings(preds)
+    if weak.get("pdr") is not None:
+        assert weak.extras["pdr_amplitude_uv"] < 20 and weak.extras["pdr_peak_to_background_db"] < 10
     preds.data_uv = background  # no posterior peak above the 1/f background: the PDR is not claimed
     assert session_findings(preds).get("pdr") is None
 

@@ -42,7 +42,10 @@ PDR frequency
     :func:`~neuronarrator.signal.bands.posterior_dominant_rhythm` of the posterior channels (O1, O2, P3,
     Pz, P4, P7, P8; bipolar: the derivations ending at O1/O2) over the PDR's evidence segments. Where that
     finds no peak above the 1/f background the PDR is not listed, whatever the heads say: a plain spectral
-    maximum in 4-14 Hz sits at 4 Hz on an eyes-open record and would be reported as a slow PDR.
+    maximum in 4-14 Hz sits at 4 Hz on an eyes-open record and would be reported as a slow PDR. Its
+    amplitude (peak-to-peak µV of the power above the 1/f background near the peak) and how far the peak
+    stands above that background (dB) go to ``Findings.extras`` (``pdr_amplitude_uv``,
+    ``pdr_peak_to_background_db``), so the report says how strong the rhythm is, not only that it is.
 """
 
 from __future__ import annotations
@@ -170,20 +173,37 @@ def _side(code: str, vote: np.ndarray) -> str | None:
     return SIDES[best] if vote[best] >= 0.5 else None
 
 
-def _pdr_frequency_hz(preds: SegmentPredictions, segments: list[int]) -> float | None:
+def _pdr_estimate(preds: SegmentPredictions, segments: list[int]) -> tuple[float | None, dict[str, float]]:
     """The PDR over the evidence segments by :func:`~neuronarrator.signal.bands.posterior_dominant_rhythm`
-    (the project's estimator: a peak above the 1/f background, with a confidence); None when it finds none."""
+    (the project's estimator: a peak above the 1/f background, with a confidence): ``(frequency_hz or None
+    when it finds none, facts)``, facts = ``pdr_amplitude_uv`` (peak-to-peak µV of a sinusoid carrying
+    the power above the 1/f background within ±1 Hz of the peak, 2√2 × its RMS, as the phantom and a
+    reader with a ruler define it) and ``pdr_peak_to_background_db`` (how far the peak stands out: a
+    well-formed eyes-closed alpha is 10-20 dB, an eyes-open residue a few dB)."""
     from neuronarrator.corpus.sources.base import SFREQ_HZ
-    from neuronarrator.signal.bands import posterior_dominant_rhythm
+    from neuronarrator.signal.bands import aperiodic_fit, posterior_dominant_rhythm, welch_psd
 
     if preds.data_uv is None:
-        return None
+        return None, {}
     posterior = (_POSTERIOR if preds.montage == "referential"
                  else tuple(c for c in preds.channels if c.endswith(("-O1", "-O2"))))  # fmt: skip
     n = int(round(SEGMENT_S * SFREQ_HZ))
     data = np.concatenate([preds.data_uv[:, i * n : (i + 1) * n] for i in segments], axis=1)
-    return posterior_dominant_rhythm(data, SFREQ_HZ, preds.channels, channels=posterior,
-                                     channel_mask=preds.channel_mask).frequency_hz  # fmt: skip
+    pdr = posterior_dominant_rhythm(data, SFREQ_HZ, preds.channels, channels=posterior,
+                                    channel_mask=preds.channel_mask)  # fmt: skip
+    if pdr.frequency_hz is None:
+        return None, {}
+    names = list(preds.channels)
+    picks = [names.index(c) for c in pdr.channels_used]
+    freqs, psd = welch_psd(data[picks], SFREQ_HZ, window_s=4.0)
+    mean = psd.mean(axis=0)
+    exponent, offset = aperiodic_fit(freqs, mean)
+    background = 10.0 ** (offset - exponent * np.log10(np.maximum(freqs, freqs[1])))
+    near = np.abs(freqs - pdr.frequency_hz) <= 1.0
+    excess_uv2 = float(np.clip(mean - background, 0.0, None)[near].sum() * (freqs[1] - freqs[0]))
+    facts = {"pdr_amplitude_uv": round(float(2.0 * np.sqrt(2.0) * np.sqrt(excess_uv2)), 1),
+             "pdr_peak_to_background_db": round(float(pdr.peak_to_background_db), 2)}  # fmt: skip
+    return pdr.frequency_hz, facts
 
 
 def session_findings(preds: SegmentPredictions, *, threshold: float = 0.5, max_evidence: int = 3,
@@ -198,6 +218,7 @@ def session_findings(preds: SegmentPredictions, *, threshold: float = 0.5, max_e
         session = preds.session_calibration.apply_probabilities(session[None, :])[0]
     weights = np.asarray(preds.presence, np.float64)  # (n_seg, n_codes)
     listed: list[Finding] = []
+    pdr_facts: dict[str, float] = {}
     for j, code in enumerate(_CODES):
         if session[j] < threshold:
             continue
@@ -213,14 +234,18 @@ def session_findings(preds: SegmentPredictions, *, threshold: float = 0.5, max_e
                                                                      n_channels))))  # fmt: skip
             used.extend(segs)
         channels = tuple(dict.fromkeys(c for e in evidence for c in e.channels))
-        freq = _pdr_frequency_hz(preds, used) if code == "pdr" else None
-        if code == "pdr" and freq is None:
-            continue  # the heads say PDR but the posterior spectrum shows no peak: not claimed
+        freq = None
+        if code == "pdr":
+            freq, pdr_facts = _pdr_estimate(preds, used)
+            if freq is None:
+                continue  # the heads say PDR but the posterior spectrum shows no peak: not claimed
         listed.append(Finding(code, float(session[j]), side=side, regions=regions, frequency_hz=freq,
                               channels=channels, evidence=tuple(evidence)))  # fmt: skip
     if not any(f.code == "pdr" for f in listed):
         listed = [f for f in listed if f.code != "pdr_reactive"]
     state, extras = session_state(preds)
+    if any(f.code == "pdr" for f in listed):
+        extras.update(pdr_facts)
     return Findings(findings=tuple(listed), state=state, extras=extras)
 
 
