@@ -12,6 +12,8 @@ from neuronarrator.clinical.faithfulness import (
     sides_compatible,
 )
 from neuronarrator.clinical.findings import Finding, Findings
+from neuronarrator.clinical.label import analyze_report
+from neuronarrator.clinical.lexicon import STATE_CUES
 from neuronarrator.clinical.render import render_report
 from neuronarrator.clinical.sampling import random_findings
 from neuronarrator.clinical.text import split_sections
@@ -135,11 +137,76 @@ def test_state_contradiction_is_found_and_repaired():
     drowsy = Findings(findings=F.findings, state="drowsy")
     text = render_report(F, rng=7).text
     report = check_narrative(text, drowsy)
-    assert [(i.code, i.text_value, i.predicted_value) for i in report.issues] == [
+    # Description and impression each state "awake": one issue per section, none for the whole text.
+    assert {(i.code, i.text_value, i.predicted_value) for i in report.issues} == {
         ("state", "awake", "drowsy")
-    ]
-    _, _, after = repair_narrative(text, drowsy, rng=7)
+    }
+    assert all(i.spans for i in report.issues)
+    fixed, _, after = repair_narrative(text, drowsy, rng=7)
     assert after.ok
+    assert all(_section_reads_as(fixed, kind, "drowsy") for kind in ("description", "impression"))
+
+
+def _section_reads_as(text: str, kind: str, state: str) -> bool:
+    """Whether one section of ``text``, read alone, is in ``state`` or names no state at all."""
+    body = _sections(text)[kind]
+    if not any(regex.search(body) for _, regex in STATE_CUES):
+        return True
+    return analyze_report(f"DESCRIPTION:\n{body}\n").findings.state == state
+
+
+PDR_ONLY = (Finding("pdr", 0.95, frequency_hz=10.0),)
+AWAKE_DESCRIPTION = "This is an awake recording. There is a 10 Hz posterior dominant rhythm."
+DROWSY_DESCRIPTION = (
+    "The recording is obtained mostly in drowsiness. There is a 10 Hz posterior dominant rhythm."
+)
+
+
+@pytest.mark.parametrize(
+    ("description", "impression", "state"),
+    [
+        (AWAKE_DESCRIPTION, "Normal EEG in the sleep state.", "awake"),
+        (DROWSY_DESCRIPTION, "This is a normal EEG in wakefulness.", "drowsy"),
+    ],
+)
+def test_impression_stating_another_state_is_a_contradiction_even_when_the_whole_text_agrees(
+    description, impression, state
+):
+    predicted = Findings(findings=PDR_ONLY, state=state)
+    text = f"DESCRIPTION OF THE RECORD:\n{description}\n\nIMPRESSION:\n{impression}\n"
+    assert analyze_report(text).findings.state == state  # the whole text reads as predicted
+    report = check_narrative(text, predicted)
+    issues = [i for i in report.issues if i.code == "state"]
+    assert len(issues) == 1 and issues[0].kind == "contradiction"
+    assert issues[0].predicted_value == state and issues[0].text_value != state
+    assert [text[a:b] for a, b in issues[0].spans] == [impression]
+
+    fixed, _, after = repair_narrative(text, predicted, rng=0)
+    assert after.ok, (after.issues, fixed)
+    assert impression not in fixed
+    assert _sections(fixed)["description"] == description  # only the impression was wrong: kept
+    assert all(_section_reads_as(fixed, kind, state) for kind in ("description", "impression"))
+
+
+def test_sections_agreeing_with_the_predicted_state_raise_no_state_issue():
+    for description, impression, state in [
+        (AWAKE_DESCRIPTION, "Normal EEG in wakefulness.", "awake"),
+        (DROWSY_DESCRIPTION, "Normal EEG in drowsiness.", "drowsy"),
+        (AWAKE_DESCRIPTION, "Normal EEG.", "awake"),  # an impression that states no state
+    ]:
+        text = f"DESCRIPTION OF THE RECORD:\n{description}\n\nIMPRESSION:\n{impression}\n"
+        report = check_narrative(text, Findings(findings=PDR_ONLY, state=state))
+        assert report.ok, (state, report.issues)
+
+
+def test_sleep_spindles_in_the_impression_state_nothing():
+    predicted = Findings(findings=(Finding("sleep_spindles", 0.95),), state="n2")
+    text = (
+        "DESCRIPTION OF THE RECORD:\nThe patient is in stage 2 sleep throughout. Sleep spindles are seen.\n\n"
+        "IMPRESSION:\nNormal EEG with sleep spindles.\n"
+    )
+    report = check_narrative(text, predicted)
+    assert not [i for i in report.issues if i.code == "state"], report.issues
 
 
 def test_mixed_sentence_rerenders_the_description():

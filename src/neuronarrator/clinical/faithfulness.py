@@ -18,7 +18,11 @@ A generated narrative (the language model's, or any text) is read back with the 
 
     * ``"impression"``: the text's impression (stated, else derived from its findings) differs from the
       predicted one ("normal" text for an abnormal prediction);
-    * ``"state"``: the dominant state it reads as differs from the predicted state;
+    * ``"state"``: a finding section (description, impression), read on its own, states a state that does
+      not fit the predicted one ("Normal EEG in the sleep state" for a predicted awake record, even when the
+      whole text reads as awake): one issue per such section, with the spans of its stating sentences
+      (:func:`_section_state_issues`); where no section does so, the dominant state the whole text reads as
+      differs from the predicted state (one issue without spans);
     * a finding code, with ``attribute="frequency_hz"``: a frequency the text writes for a supported finding
       (every mention, description or impression) is more than :data:`FREQUENCY_TOLERANCE_HZ` from each
       supporting prediction's frequency ("a posterior dominant rhythm of 8.5 Hz" for a predicted 10.25 Hz
@@ -74,11 +78,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from neuronarrator.clinical import lexicon as lx
 from neuronarrator.clinical.findings import GENERALIZED_CODES, Finding, Findings
-from neuronarrator.clinical.label import LabelResult, analyze_report
-from neuronarrator.clinical.mentions import read_section
+from neuronarrator.clinical.label import _STAGES, LabelResult, _join_stage_nouns, _read_state, analyze_report
+from neuronarrator.clinical.mentions import SentenceRead, read_section
 from neuronarrator.clinical.render import HEADINGS, Narrative, render_report
-from neuronarrator.clinical.text import FINDING_SECTIONS, Section
+from neuronarrator.clinical.text import (
+    FINDING_SECTIONS,
+    Section,
+    clause_of,
+    clause_spans,
+    find_cues,
+    in_scope,
+)
 
 KINDS = ("unsupported", "omitted", "contradiction")
 Span = tuple[int, int]
@@ -236,11 +248,88 @@ def check_narrative(
     if said != predicted.impression:
         where = tuple(_body(text, s) for s in result.sections if s.kind == "impression")
         issues.append(Issue("contradiction", "impression", None, where, said, predicted.impression))
-    if result.findings.state != predicted.state:
-        issues.append(Issue("contradiction", "state", None, (), result.findings.state, predicted.state))
+    states = _section_state_issues(text, result, predicted.state)
+    if not states and result.findings.state != predicted.state:
+        states = [Issue("contradiction", "state", None, (), result.findings.state, predicted.state)]
+    issues.extend(states)
     issues.extend(_frequency_issues(result, backing))
     issues.extend(_correlation_issues(text, result, predicted, backing))
     return FaithfulnessReport(tuple(issues), asserted, tuple(judged), result, confident, supported)
+
+
+def _section_state_issues(text: str, result: LabelResult, predicted: str) -> list[Issue]:
+    """Each finding section (description, impression, other) on its own: one that states a state (a state
+    word the labeler counts: not part of a finding's name, not negated, not a circumstance of a finding) none
+    of which fits the predicted state is a contradiction, with the spans of its sentences that state a state
+    that does not fit. The states weighed are the section's dominance-marked ones ("mostly in drowsiness")
+    when it has any, else every state it speaks of (its words, and the PDR/spindles the labeler counts), so
+    "Normal EEG in the awake and sleep states" fits a predicted N2 record; plain "sleep" fits any sleep
+    stage. ``text_value`` is the labeler's state for the section alone. A section that states no state
+    (only a PDR, say) is left to the whole-text check."""
+    issues: list[Issue] = []
+    for section in (s for s in result.sections if s.kind in FINDING_SECTIONS):
+        reads, _ = read_section(text, section)
+        words = [_state_words(r) for r in reads]
+        if not any(words):
+            continue
+        dominant = {state for ws in words for state, marked in ws if marked}
+        weighed = dominant or {state for ws in words for state, _ in ws} | _hit_states(reads)
+        if any(_fits(state, predicted) for state in weighed):
+            continue
+        spans = tuple(
+            (r.sentence.start, r.sentence.end)
+            for r, ws in zip(reads, words, strict=True)
+            if any(state in weighed and not _fits(state, predicted) for state, _ in ws)
+        ) or tuple((r.sentence.start, r.sentence.end) for r, ws in zip(reads, words, strict=True) if ws)
+        issues.append(Issue("contradiction", "state", None, spans, _read_state(reads), predicted))
+    return issues
+
+
+def _fits(state: str, predicted: str) -> bool:
+    return state == predicted or (state == "sleep" and predicted in _STAGES)
+
+
+def _state_words(read: SentenceRead) -> list[tuple[str, bool]]:
+    """The state words of one sentence that state the record's state, by the labeler's rules
+    (:func:`~neuronarrator.clinical.label._read_state`), each with whether a dominance word marks it."""
+    text = lx.STATE_MASK.sub(lambda m: " " * len(m.group()), read.sentence.text)
+    clauses = clause_spans(text)
+    cues = [c for c in find_cues(text) if c.kind == "negation"]
+    anchors = [(h.start, h.end) for h in read.hits] + read.named_spans
+    words: list[tuple[int, int, str]] = []
+    for state, regex in lx.STATE_CUES:
+        for m in regex.finditer(text):
+            if any(h.start <= m.start() and m.end() <= h.end for h in read.hits):
+                continue
+            clause = clause_of(clauses, m.start())
+            if any(in_scope(text, c, m.span(), clause) for c in cues):
+                continue
+            circumstance = lx.WEAK_STATE.search(text[clause[0] : m.start()]) and any(
+                clause[0] <= a and b <= m.start() for a, b in anchors
+            )
+            if not circumstance:
+                words.append((m.start(), m.end(), state))
+    words = _join_stage_nouns(text, words)
+    marked: set[tuple[int, int, str]] = set()
+    for d in lx.DOMINANT.finditer(text):
+        clause = clause_of(clauses, d.start())
+        near = [w for w in words if clause[0] <= w[0] < clause[1]]
+        if near:
+            marked.add(min(near, key=lambda w: min(abs(w[0] - d.end()), abs(d.start() - w[1]))))
+    return [(w[2], w in marked) for w in sorted(words)]
+
+
+def _hit_states(reads: list[SentenceRead]) -> set[str]:
+    """States the labeler infers from findings: a PDR is awake, spindles or K-complexes N2."""
+    out: set[str] = set()
+    for read in reads:
+        for h in read.hits:
+            if not (h.negated or h.note):
+                if h.code in ("sleep_spindles", "k_complexes"):
+                    out.add("n2")
+                elif h.code == "pdr":
+                    out.add("awake")
+    return out
 
 
 def _frequency_issues(result: LabelResult, backing: list[Finding]) -> list[Issue]:
@@ -321,9 +410,10 @@ def repair_narrative(
     """Rewrite what is wrong in a narrative, section by section (see the module doc for why).
 
     Round 1 makes the smallest edit: sentences that carry only unsupported findings are deleted; the
-    description section is re-rendered when a finding is omitted, the state contradicted, or a description
-    sentence mixes supported and unsupported findings; the impression section when the impression is
-    contradicted or an impression sentence is mixed. If issues remain (a deletion took the stated
+    description section is re-rendered when a finding is omitted, the state contradicted (by the whole text
+    or by the description), or a description sentence mixes supported and unsupported findings; the impression
+    section when the impression is contradicted, the impression states a wrong state, or an impression sentence
+    is mixed. If issues remain (a deletion took the stated
     impression with it, say), round 2 re-renders both sections and deletes every other finding-section
     sentence that asserts an unsupported finding; round 3 keeps only the re-rendered sections among the
     sections the labeler reads. A sentence with a frequency off the predicted one counts as mixed. The
@@ -392,14 +482,18 @@ def _repair_once(text: str, report: FaithfulnessReport, narrative: Narrative, le
     def inside(span: Span, sections: Iterable[Section]) -> bool:
         return any(s.start <= span[0] and span[1] <= s.end for s in sections)
 
+    # A state contradiction re-renders the section that states it (the whole text's: the description).
+    state_spans = [i.spans for i in report.issues if (i.kind, i.code) == ("contradiction", "state")]
     redo_description = (
         level >= 2
-        or any(k == "omitted" or c == "state" for k, c in kinds)
+        or any(k == "omitted" for k, _ in kinds)
+        or any(not spans or any(inside(s, finding_sections) for s in spans) for spans in state_spans)
         or any(inside(s, finding_sections) for s in mixed | off_frequency)
     )
     redo_impression = (
         level >= 2
         or ("contradiction", "impression") in kinds
+        or any(inside(s, impression_sections) for spans in state_spans for s in spans)
         or any(inside(s, impression_sections) for s in mixed | off_frequency)
     )
     redo_correlation = ("contradiction", "clinical_correlation") in kinds
