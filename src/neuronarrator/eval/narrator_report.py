@@ -54,6 +54,8 @@ def _set(lines: list[str], block: dict[str, Any]) -> None:
                      f"state {_f(c['state_accuracy'])}, impression {_f(c['impression_accuracy'])}.")  # fmt: skip
     lines.append("")
     for name, f in block["faithfulness"].items():
+        if name != "narrator":  # the control runs each session's pipeline once, for its predecessor: same sums
+            continue
         lines.append(f"- {name}: against the heads' findings, {f['before_unsupported']} unsupported / "
                      f"{f['before_omitted']} omitted statements before repair, {f['after_unsupported']} / "
                      f"{f['after_omitted']} after (all sessions).")  # fmt: skip
@@ -105,14 +107,19 @@ def render_narrator_markdown(results: dict[str, Any], command: str) -> str:
     if results["real_files"]:
         lines.append("## Real recordings (no reference report: reported, not scored)\n")
         lines.append(
-            "| file | duration (s) | montage | impression | findings | PDR claimed (Hz) | O1/O2 peak measured (Hz) |"
+            "| file | duration (s) | montage | state (probability) | impression | findings | PDR claimed (Hz) | "
+            "PDR amplitude (µV p-p) | PDR peak over 1/f (dB) | O1/O2 peak measured (Hz) |"
         )
-        lines.append("|---|---|---|---|---|---|---|")
+        lines.append("|---|---|---|---|---|---|---|---|---|---|")
         for r in results["real_files"]:
-            rec, fd = r["recording"], r["findings"]
+            rec, fd, ex = r["recording"], r["findings"], r.get("findings_extras") or {}
             codes = ", ".join(f"{f['code']} {f['probability']:.2f}" for f in fd["findings"]) or "none"
-            lines.append(f"| {r['file']} | {_f(rec.get('duration_s'), 1)} | {rec.get('montage', '–')} | "
+            state = f"{fd.get('state') or '–'} ({_f(ex.get('state_probability'), 2)})"
+            approx = rec.get("channels_approximated") or {}
+            montage = rec.get("montage", "–") + (f" ({len(approx)} rows approximated)" if approx else "")
+            lines.append(f"| {r['file']} | {_f(rec.get('duration_s'), 1)} | {montage} | {state} | "
                          f"{fd.get('impression') or '–'} | {codes} | {_f(r['pdr_claimed_hz'], 2)} | "
+                         f"{_f(ex.get('pdr_amplitude_uv'), 1)} | {_f(ex.get('pdr_peak_to_background_db'), 1)} | "
                          f"{_f(r['pdr_measured']['frequency_hz'], 2)} |")  # fmt: skip
         for r in results["real_files"]:
             lines.append(f"\n`{r['file']}`: {_one_line(r['narrative'], 600)}")

@@ -216,6 +216,7 @@ def _real_file(path: Path, narrator) -> dict[str, Any]:
     return {"file": str(path), "recording": info.get("recording", {}), "quality": info.get("quality", {}),
             "narrative": out["narrator"], "raw_narrative": out["narrator_raw"],
             "faithfulness": out["narrator_faithfulness"], "findings": findings.to_dict(),
+            "findings_extras": {k: v for k, v in findings.extras.items() if k != "state_timeline"},
             "pdr_claimed_hz": None if pdr is None else pdr.frequency_hz, "pdr_measured": measured_pdr(signal)}  # fmt: skip
 
 
