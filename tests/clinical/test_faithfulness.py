@@ -388,3 +388,19 @@ def test_correlation_that_calls_a_normal_prediction_abnormal_or_an_abnormal_one_
     assert [i.text_value for i in check_narrative(bad, F).issues] == ["normal EEG"]
     fixed, _, after = repair_narrative(bad, F, rng=3)
     assert after.ok and "normal EEG does not" not in fixed
+
+
+def test_an_empty_impression_section_is_filled_from_the_findings():
+    """A deletion (or the model) can leave "IMPRESSION:" with nothing under it: that is an issue, and the
+    repair writes the predicted impression there, keeping the layout."""
+    text = ("DESCRIPTION OF THE RECORD:\nThis is an awake recording. Bursts of generalized spike-and-wave "
+            "activity are noted.\n\nIMPRESSION:\n\nCLINICAL CORRELATION:\nThis finding is consistent with a "
+            "generalized epilepsy in the appropriate clinical context.\n")
+    predicted = Findings(findings=(Finding("generalized_spike_wave", 0.95),), state="awake", impression="abnormal")
+    report = check_narrative(text, predicted)
+    assert [(i.kind, i.code) for i in report.issues] == [("contradiction", "impression")]
+    fixed, _, after = repair_narrative(text, predicted, rng=0)
+    assert after.ok
+    body = fixed.split("IMPRESSION:")[1].split("CLINICAL CORRELATION:")[0]
+    assert body.strip() and body.endswith("\n\n")
+    assert fixed.startswith(text.split("\n\nIMPRESSION:")[0])  # the description is kept

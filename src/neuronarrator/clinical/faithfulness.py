@@ -245,9 +245,12 @@ def check_narrative(
         if p.probability >= confident and not any(_matches(f, p) for f in asserted):
             issues.append(Issue("omitted", p.code, p.side, (), None, p.probability))
     said = result.findings.impression
-    if said != predicted.impression:
-        where = tuple(_body(text, s) for s in result.sections if s.kind == "impression")
-        issues.append(Issue("contradiction", "impression", None, where, said, predicted.impression))
+    impressions = [s for s in result.sections if s.kind == "impression"]
+    empty = bool(impressions) and not any(text[s.start : s.end].strip() for s in impressions)
+    if said != predicted.impression or empty:  # an IMPRESSION heading with nothing under it says nothing
+        where = tuple(_body(text, s) for s in impressions)
+        issues.append(Issue("contradiction", "impression", None, where, None if empty else said,
+                            predicted.impression))  # fmt: skip
     states = _section_state_issues(text, result, predicted.state)
     if not states and result.findings.state != predicted.state:
         states = [Issue("contradiction", "state", None, (), result.findings.state, predicted.state)]
@@ -514,7 +517,9 @@ def _repair_once(text: str, report: FaithfulnessReport, narrative: Narrative, le
             prepend.append(f"{HEADINGS['description']}:\n{narrative.description}\n\n")
     if redo_impression:
         if impression_sections:
-            edits.append((*_body(text, impression_sections[0]), narrative.impression))
+            start, end = _body(text, impression_sections[0])
+            # an empty body is an insertion point: keep the blank line before the next heading
+            edits.append((start, end, narrative.impression + ("\n" if start == end else "")))
             replaced.extend(impression_sections)
             for s in impression_sections[1:]:
                 edits.append((*_body(text, s), ""))
