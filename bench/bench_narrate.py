@@ -123,7 +123,7 @@ def _measure(paths: dict, repeats: int, threads: int | None) -> dict:
     import mne
     import torch
 
-    from neuronarrator.clinical.faithfulness import repair_narrative
+    from neuronarrator.clinical.repair import repair_narrative
     from neuronarrator.narrator import narrate_recording, segment_predictions, session_findings
     from neuronarrator.narrator.pipeline import (
         recording_signal,

@@ -8,13 +8,13 @@ import pytest
 from neuronarrator.clinical.faithfulness import (
     FREQUENCY_TOLERANCE_HZ,
     check_narrative,
-    repair_narrative,
     sides_compatible,
 )
 from neuronarrator.clinical.findings import Finding, Findings
 from neuronarrator.clinical.label import analyze_report
 from neuronarrator.clinical.lexicon import STATE_CUES
 from neuronarrator.clinical.render import render_report
+from neuronarrator.clinical.repair import repair_narrative
 from neuronarrator.clinical.sampling import random_findings
 from neuronarrator.clinical.text import split_sections
 

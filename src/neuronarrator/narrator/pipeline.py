@@ -444,7 +444,7 @@ class Narrator:
     def narrate(self, features: np.ndarray, predicted: Findings):
         """(raw text, repaired text, faithfulness before, after) of the narrator fed ``features``, repaired
         against ``predicted``."""
-        from neuronarrator.clinical.faithfulness import repair_narrative
+        from neuronarrator.clinical.repair import repair_narrative
         from neuronarrator.train.narrator_stage import narrate
 
         with torch_threads(self.threads):
