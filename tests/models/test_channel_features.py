@@ -9,6 +9,7 @@ import torch
 from neuronarrator.models.channel_features import (
     BANDS_HZ,
     N_CHANNEL_FEATURES,
+    N_COMMON,
     ChannelFeatureEncoder,
     channel_features,
 )
@@ -33,7 +34,7 @@ def test_band_powers_gain_and_masking() -> None:
     mask = torch.ones(1, 19, dtype=torch.bool)
     mask[0, 3:] = False
     feats, common = channel_features(x, mask)
-    assert feats.shape == (1, 19, N_CHANNEL_FEATURES) and common.shape == (1, 1)
+    assert feats.shape == (1, 19, N_CHANNEL_FEATURES) and common.shape == (1, N_COMMON)
     assert int(feats[0, 0, :NB].argmax()) == 2  # alpha band
     assert int(feats[0, 1, :NB].argmax()) == NB - 1  # 45-70 Hz
     assert torch.all(feats[0, 3:] == 0)  # masked rows
@@ -59,8 +60,13 @@ def test_spikes_and_periodicity() -> None:
     f_pe, c_pe = channel_features(_batch(*[periodic] * 19), mask)
     spikiness, periodicity = 2 * NB + 1, 2 * NB + 3
     assert f_sp[0, 0, spikiness] > f_bg[0, 0, spikiness] + 0.3
+    # relative to the other channels: only the spiky channel stands out, and the segment says so
+    relative = 2 * NB + 4
+    assert f_sp[0, 0, relative] > 0.3 and abs(float(f_sp[0, 1:, relative].median())) < 0.05
+    _, c_sp = channel_features(_batch(spiky, *[background] * 18), mask)
+    assert c_sp[0, 1] == pytest.approx(float(f_sp[0, 0, relative]), abs=1e-5) and c_bg[0, 1] < 0.2
     assert f_pe[0, 0, periodicity] > 0.5 > f_bg[0, 0, periodicity]
-    assert c_pe[0, 0] > 0.5 > c_bg[0, 0]
+    assert c_pe[0, 0] > 0.5 > c_bg[0, 0]  # common-mode periodicity (the ECG's value)
 
 
 def test_encoder_shapes_and_masked_rows_are_zero() -> None:

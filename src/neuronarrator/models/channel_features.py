@@ -16,8 +16,13 @@ channel, in torch (batched FFTs, so it runs on the GPU with the rest of the mode
 - periodicity: the largest normalised autocorrelation, at lags 0.3-2 s, of the sharp part of Δx (|Δx|
   above four times its median): periodic discharges, ECG.
 
-Plus one segment-wide value: the periodicity of the common-mode signal (mean Δx over the present
-channels) at lags 0.4-1.5 s -- the ECG, which shows on many channels at once at the heart rate.
+- spikiness and line length relative to the other channels (minus their median over the present
+  channels): an electrode pop or a focal spike is sharp on one or a few channels, a blink or a generalized
+  discharge on many.
+
+Plus two segment-wide values: the periodicity of the common-mode signal (mean Δx over the present
+channels) at lags 0.4-1.5 s -- the ECG, which shows on many channels at once at the heart rate -- and the
+largest relative spikiness over the channels.
 
 Written by hand: scipy/MNE compute these on numpy arrays outside the autograd graph, and the features
 must follow the augmented waveform inside the training step.
@@ -34,10 +39,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["BANDS_HZ", "N_CHANNEL_FEATURES", "ChannelFeatureEncoder", "channel_features"]
+__all__ = ["BANDS_HZ", "N_CHANNEL_FEATURES", "N_COMMON", "ChannelFeatureEncoder", "channel_features"]
 
 BANDS_HZ = ((0.5, 4.0), (4.0, 8.0), (8.0, 13.0), (13.0, 20.0), (20.0, 30.0), (30.0, 45.0), (45.0, 70.0))
-N_CHANNEL_FEATURES = 2 * len(BANDS_HZ) + 4
+N_CHANNEL_FEATURES = 2 * len(BANDS_HZ) + 6
+N_COMMON = 2  # segment-wide values: common-mode periodicity, largest spikiness above the other channels'
 _EPS_POWER = 1e-3  # µV²: below any real EEG band power, keeps log10 finite on flat or masked rows
 
 
@@ -62,10 +68,12 @@ def _autocorr_max(x: torch.Tensor, lo: int, hi: int) -> torch.Tensor:
 def channel_features(
     waveform_uv: torch.Tensor, channel_mask: torch.Tensor, sfreq_hz: float = 200.0
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(features (B, C, F), common (B, 1))`` of segments (B, C, T) µV; masked channels' features are 0.
+    """``(features (B, C, F), common (B, N_COMMON))`` of segments (B, C, T) µV; masked channels' features
+    are 0.
 
     See the module docstring for the F = :data:`N_CHANNEL_FEATURES` values, in order: 7 log band powers,
-    7 log relative powers, line length, spikiness, kurtosis, periodicity."""
+    7 log relative powers, line length, spikiness, kurtosis, periodicity, relative spikiness, relative
+    line length."""
     x = waveform_uv.float()
     mask = channel_mask.to(x.device).bool()
     x = torch.where(mask[..., None], x, torch.zeros_like(x))
@@ -85,17 +93,28 @@ def channel_features(
     var = (x**2).mean(-1)
     kurtosis = torch.log10((x**4).mean(-1) / (var**2).clamp_min(1e-6) + 1e-3)
     periodicity = _autocorr_max(_transients(d), int(0.3 * sfreq_hz), int(2.0 * sfreq_hz))
-    feats = torch.cat([log_power, relative, torch.stack([line_length, spikiness, kurtosis, periodicity], -1)], -1)
+    spiky_rel, length_rel = _minus_present_median(spikiness, mask), _minus_present_median(line_length, mask)
+    per_channel = [line_length, spikiness, kurtosis, periodicity, spiky_rel, length_rel]
+    feats = torch.cat([log_power, relative, torch.stack(per_channel, -1)], -1)
     feats = torch.where(mask[..., None], feats, torch.zeros_like(feats))
     n_present = mask.sum(1, keepdim=True).clamp_min(1)
     common_mode = (d * mask[..., None]).sum(1) / n_present  # (B, T-1)
-    common = _autocorr_max(_transients(common_mode), int(0.4 * sfreq_hz), int(1.5 * sfreq_hz))[:, None]
+    ecg = _autocorr_max(_transients(common_mode), int(0.4 * sfreq_hz), int(1.5 * sfreq_hz))
+    max_spiky = torch.where(mask, spiky_rel, torch.full_like(spiky_rel, -torch.inf)).amax(1)
+    common = torch.stack([ecg, max_spiky], -1)
     has_any = mask.any(1, keepdim=True)
     return feats, torch.where(has_any, common, torch.zeros_like(common))
 
 
+def _minus_present_median(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(B, C) values minus their median over each row's present channels (masked: NaN-ignored)."""
+    present = torch.where(mask, values, torch.full_like(values, float("nan")))
+    median = present.nanmedian(dim=1, keepdim=True).values
+    return values - torch.nan_to_num(median, nan=0.0)
+
+
 class ChannelFeatureEncoder(nn.Module):
-    """(B, C, F) features + (B, 1) common value → per-channel embeddings (B, C, hidden) and a (B, d_out)
+    """(B, C, F) features + (B, N_COMMON) common values → per-channel embeddings (B, C, hidden) and a (B, d_out)
     vector (module docstring)."""
 
     def __init__(self, n_rows: int = 19, hidden: int = 16, d_out: int = 64, sfreq_hz: float = 200.0) -> None:
@@ -103,17 +122,17 @@ class ChannelFeatureEncoder(nn.Module):
         self.n_rows, self.hidden, self.sfreq_hz = n_rows, hidden, sfreq_hz
         self.channel_proj = nn.Linear(N_CHANNEL_FEATURES, hidden)
         self.channel_emb = nn.Embedding(2 * n_rows, hidden)  # electrodes first, derivations at n_rows
-        self.out = nn.Linear(n_rows * hidden + 1, d_out)
+        self.out = nn.Linear(n_rows * hidden + N_COMMON, d_out)
         nn.init.normal_(self.channel_emb.weight, std=0.02)
 
     def embed_channels(self, waveform_uv: torch.Tensor, channel_mask: torch.Tensor,
                        bipolar: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
-        """``(per-channel embeddings (B, C, hidden), common (B, 1))``; masked channels' embeddings are 0."""
+        """``(per-channel embeddings (B, C, hidden), common (B, N_COMMON))``; masked channels' embeddings are 0."""
         feats, common = channel_features(waveform_uv, channel_mask, self.sfreq_hz)
         rows = torch.arange(self.n_rows, device=feats.device)[None, :] + self.n_rows * bipolar.long()[:, None]
         h = torch.nn.functional.gelu(self.channel_proj(feats) + self.channel_emb(rows))
         return h * channel_mask.to(h.device)[..., None].to(h.dtype), common
 
     def pool(self, per_channel: torch.Tensor, common: torch.Tensor) -> torch.Tensor:
-        """(B, C, hidden), (B, 1) → (B, d_out)."""
+        """(B, C, hidden), (B, N_COMMON) → (B, d_out)."""
         return self.out(torch.cat([per_channel.flatten(1), common.to(per_channel.dtype)], dim=1))
