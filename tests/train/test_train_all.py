@@ -130,3 +130,12 @@ def test_more_steps_resume_and_stale_later_stage_warns(run, caplog):
     assert results[0]["history"][:4] == pytest.approx(run["results"][0]["history"])
     assert _mtimes(run["ck"])["session.pt"] == session_mtime
     assert any("session was skipped" in r.message and "tokenizer" in r.message for r in caplog.records)
+
+
+def test_main_metric_reads_nested_val() -> None:
+    from neuronarrator.train.stages import _main_metric
+
+    assert _main_metric("stage1", {"presence": {"macro_auroc": 0.93}}) == ("presence.macro_auroc", 0.93)
+    assert _main_metric("stage1", {"presence": None}) is None
+    assert _main_metric("tokenizer", {"l1": 0.2}) == ("l1", 0.2)
+    assert _main_metric("narrator", {"loss": None}) is None

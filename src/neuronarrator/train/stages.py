@@ -62,7 +62,8 @@ STAGES: dict[str, Callable[..., dict[str, Any]]] = {
 }
 
 #: The val metric :func:`train_all` reports for each stage (where the stage's ``val`` holds a number for it).
-MAIN_METRIC = {"tokenizer": "l1", "session": "loss", "align": "text_top1", "stage1": "macro_auroc",
+#: The val number ``train all`` prints per stage; a dotted name reads into nested val dicts.
+MAIN_METRIC = {"tokenizer": "l1", "session": "loss", "align": "text_top1", "stage1": "presence.macro_auroc",
                "narrator": "loss"}  # fmt: skip
 
 
@@ -99,7 +100,9 @@ def finished_result(config: Mapping[str, Any], stage: str) -> dict[str, Any] | N
 
 def _main_metric(stage: str, val: Mapping[str, Any]) -> tuple[str, float] | None:
     name = MAIN_METRIC.get(stage)
-    value = val.get(name) if name else None
+    value: Any = val
+    for key in name.split(".") if name else [None]:
+        value = value.get(key) if isinstance(value, Mapping) and key is not None else None
     if isinstance(value, int | float) and not isinstance(value, bool):
         return name, float(value)
     return None
