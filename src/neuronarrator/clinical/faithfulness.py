@@ -75,17 +75,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from neuronarrator.clinical import lexicon as lx
 from neuronarrator.clinical.findings import GENERALIZED_CODES, Finding, Findings
-from neuronarrator.clinical.label import _STAGES, LabelResult, _join_stage_nouns, _read_state, analyze_report
+from neuronarrator.clinical.label import _STAGES, LabelResult, _read_state, analyze_report, state_words
 from neuronarrator.clinical.mentions import SentenceRead, read_section
 from neuronarrator.clinical.text import (
     FINDING_SECTIONS,
     Section,
-    clause_of,
-    clause_spans,
-    find_cues,
-    in_scope,
 )
 
 __all__ = ["FREQUENCY_TOLERANCE_HZ", "KINDS", "FaithfulnessReport", "Issue", "check_narrative", "sides_compatible"]
@@ -270,7 +265,7 @@ def _section_state_issues(text: str, result: LabelResult, predicted: str) -> lis
     issues: list[Issue] = []
     for section in (s for s in result.sections if s.kind in FINDING_SECTIONS):
         reads, _ = read_section(text, section)
-        words = [_state_words(r) for r in reads]
+        words = [state_words(r) for r in reads]
         if not any(words):
             continue
         dominant = {state for ws in words for state, marked in ws if marked}
@@ -288,36 +283,6 @@ def _section_state_issues(text: str, result: LabelResult, predicted: str) -> lis
 
 def _fits(state: str, predicted: str) -> bool:
     return state == predicted or (state == "sleep" and predicted in _STAGES)
-
-
-def _state_words(read: SentenceRead) -> list[tuple[str, bool]]:
-    """The state words of one sentence that state the record's state, by the labeler's rules
-    (:func:`~neuronarrator.clinical.label._read_state`), each with whether a dominance word marks it."""
-    text = lx.STATE_MASK.sub(lambda m: " " * len(m.group()), read.sentence.text)
-    clauses = clause_spans(text)
-    cues = [c for c in find_cues(text) if c.kind == "negation"]
-    anchors = [(h.start, h.end) for h in read.hits] + read.named_spans
-    words: list[tuple[int, int, str]] = []
-    for state, regex in lx.STATE_CUES:
-        for m in regex.finditer(text):
-            if any(h.start <= m.start() and m.end() <= h.end for h in read.hits):
-                continue
-            clause = clause_of(clauses, m.start())
-            if any(in_scope(text, c, m.span(), clause) for c in cues):
-                continue
-            circumstance = lx.WEAK_STATE.search(text[clause[0] : m.start()]) and any(
-                clause[0] <= a and b <= m.start() for a, b in anchors
-            )
-            if not circumstance:
-                words.append((m.start(), m.end(), state))
-    words = _join_stage_nouns(text, words)
-    marked: set[tuple[int, int, str]] = set()
-    for d in lx.DOMINANT.finditer(text):
-        clause = clause_of(clauses, d.start())
-        near = [w for w in words if clause[0] <= w[0] < clause[1]]
-        if near:
-            marked.add(min(near, key=lambda w: min(abs(w[0] - d.end()), abs(d.start() - w[1]))))
-    return [(w[2], w in marked) for w in sorted(words)]
 
 
 def _hit_states(reads: list[SentenceRead]) -> set[str]:

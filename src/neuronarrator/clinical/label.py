@@ -245,6 +245,40 @@ def _same_place(m: Mention, group: list[Mention]) -> bool:
     return not m.regions or not regions or bool(regions & set(m.regions))
 
 
+def state_words(read: SentenceRead) -> list[tuple[str, bool]]:
+    """The state words of one sentence that state the record's state, in order, each with whether a
+    dominance word ("mostly", "predominantly"...) marks it: not a finding's own words ("sleep spindles"),
+    not negated, not a circumstance of a finding named before it in the clause ("spikes during sleep"); a
+    stage name with its noun is one word ("REM sleep"). The reading :func:`_read_state` rests on, public
+    for the faithfulness check's per-section state test."""
+    text = lx.STATE_MASK.sub(lambda m: " " * len(m.group()), read.sentence.text)
+    clauses = clause_spans(text)
+    cues = [c for c in find_cues(text) if c.kind == "negation"]
+    anchors = [(h.start, h.end) for h in read.hits] + read.named_spans
+    words: list[tuple[int, int, str]] = []
+    for state, regex in lx.STATE_CUES:
+        for m in regex.finditer(text):
+            if any(h.start <= m.start() and m.end() <= h.end for h in read.hits):
+                continue  # a finding's own words ("sleep spindles") state nothing
+            clause = clause_of(clauses, m.start())
+            if any(in_scope(text, c, m.span(), clause) for c in cues):
+                continue
+            circumstance = lx.WEAK_STATE.search(text[clause[0] : m.start()]) and any(
+                clause[0] <= a and b <= m.start() for a, b in anchors
+            )
+            if not circumstance:
+                words.append((m.start(), m.end(), state))
+    words = _join_stage_nouns(text, words)
+    # "mostly drowsy, briefly awake": the dominance word marks the state word nearest to it.
+    marked: set[tuple[int, int, str]] = set()
+    for d in lx.DOMINANT.finditer(text):
+        clause = clause_of(clauses, d.start())
+        near = [w for w in words if clause[0] <= w[0] < clause[1]]
+        if near:
+            marked.add(min(near, key=lambda w: min(abs(w[0] - d.end()), abs(d.start() - w[1]))))
+    return [(w[2], w in marked) for w in sorted(words)]
+
+
 def _read_state(reads: list[SentenceRead]) -> str:
     """The state the record is mostly in.
 
@@ -262,33 +296,8 @@ def _read_state(reads: list[SentenceRead]) -> str:
     seen: list[str] = []
     dominant: list[str] = []
     for read in reads:
-        text = lx.STATE_MASK.sub(lambda m: " " * len(m.group()), read.sentence.text)
-        clauses = clause_spans(text)
-        cues = [c for c in find_cues(text) if c.kind == "negation"]
-        anchors = [(h.start, h.end) for h in read.hits] + read.named_spans
-        words: list[tuple[int, int, str]] = []
-        for state, regex in lx.STATE_CUES:
-            for m in regex.finditer(text):
-                if any(h.start <= m.start() and m.end() <= h.end for h in read.hits):
-                    continue  # a finding's own words ("sleep spindles") state nothing
-                clause = clause_of(clauses, m.start())
-                if any(in_scope(text, c, m.span(), clause) for c in cues):
-                    continue
-                circumstance = lx.WEAK_STATE.search(text[clause[0] : m.start()]) and any(
-                    clause[0] <= a and b <= m.start() for a, b in anchors
-                )
-                if not circumstance:
-                    words.append((m.start(), m.end(), state))
-        words = _join_stage_nouns(text, words)
-        # "mostly drowsy, briefly awake": the dominance word marks the state word nearest to it.
-        marked: set[tuple[int, int, str]] = set()
-        for d in lx.DOMINANT.finditer(text):
-            clause = clause_of(clauses, d.start())
-            near = [w for w in words if clause[0] <= w[0] < clause[1]]
-            if near:
-                marked.add(min(near, key=lambda w: min(abs(w[0] - d.end()), abs(d.start() - w[1]))))
-        for w in sorted(words):
-            (dominant if w in marked else seen).append(w[2])
+        for state, marked in state_words(read):
+            (dominant if marked else seen).append(state)
         for h in read.hits:
             if h.negated or h.note:
                 continue
