@@ -120,8 +120,11 @@ def test_aperiodic_slope_recovers_the_exponent_despite_an_alpha_peak(exponent):
 @pytest.mark.parametrize("duration_s", [10.0, 60.0])
 def test_pdr_recovers_a_9_3_hz_rhythm_in_pink_noise(duration_s):
     rng = np.random.default_rng(5)
-    alpha = _sine(9.3, 15.0, duration_s)[None] * rng.uniform(0.7, 1.3, (4, 1))
+    gains = rng.uniform(0.7, 1.3, (4, 1))
+    alpha = _sine(9.3, 15.0, duration_s)[None] * gains
     pdr = posterior_dominant_rhythm(_pink(5, 4, duration_s) + alpha, FS, POSTERIOR)
+    # the rhythm's own power (above 1/f, ±1 Hz): a sine of amplitude A carries A²/2
+    assert pdr.rhythm_power_uv2 == pytest.approx(float(np.mean((15.0 * gains) ** 2 / 2)), rel=0.2)
     assert pdr.frequency_hz == pytest.approx(9.3, abs=0.1)
     assert pdr.confidence > 0.95 and pdr.peak_to_background_db > 6
     assert pdr.channels_used == POSTERIOR
@@ -134,7 +137,7 @@ def test_pdr_recovers_a_9_3_hz_rhythm_in_pink_noise(duration_s):
 def test_pdr_is_none_on_pure_pink_noise(seed, duration_s):
     # Measured over 100 seeds: the best pink-noise "peak" reaches at most 1.8 dB (10 s) / 0.65 dB (60 s).
     pdr = posterior_dominant_rhythm(_pink(100 + seed, 4, duration_s), FS, POSTERIOR)
-    assert pdr.frequency_hz is None and pdr.peak_power_uv2_per_hz is None
+    assert pdr.frequency_hz is None and pdr.peak_power_uv2_per_hz is None and pdr.rhythm_power_uv2 is None
     assert pdr.confidence < 0.3
 
 

@@ -181,7 +181,7 @@ def _pdr_estimate(preds: SegmentPredictions, segments: list[int]) -> tuple[float
     reader with a ruler define it) and ``pdr_peak_to_background_db`` (how far the peak stands out: a
     well-formed eyes-closed alpha is 10-20 dB, an eyes-open residue a few dB)."""
     from neuronarrator.corpus.sources.base import SFREQ_HZ
-    from neuronarrator.signal.bands import aperiodic_fit, posterior_dominant_rhythm, welch_psd
+    from neuronarrator.signal.bands import posterior_dominant_rhythm
 
     if preds.data_uv is None:
         return None, {}
@@ -193,15 +193,7 @@ def _pdr_estimate(preds: SegmentPredictions, segments: list[int]) -> tuple[float
                                     channel_mask=preds.channel_mask)  # fmt: skip
     if pdr.frequency_hz is None:
         return None, {}
-    names = list(preds.channels)
-    picks = [names.index(c) for c in pdr.channels_used]
-    freqs, psd = welch_psd(data[picks], SFREQ_HZ, window_s=4.0)
-    mean = psd.mean(axis=0)
-    exponent, offset = aperiodic_fit(freqs, mean)
-    background = 10.0 ** (offset - exponent * np.log10(np.maximum(freqs, freqs[1])))
-    near = np.abs(freqs - pdr.frequency_hz) <= 1.0
-    excess_uv2 = float(np.clip(mean - background, 0.0, None)[near].sum() * (freqs[1] - freqs[0]))
-    facts = {"pdr_amplitude_uv": round(float(2.0 * np.sqrt(2.0) * np.sqrt(excess_uv2)), 1),
+    facts = {"pdr_amplitude_uv": round(float(2.0 * np.sqrt(2.0) * np.sqrt(pdr.rhythm_power_uv2)), 1),
              "pdr_peak_to_background_db": round(float(pdr.peak_to_background_db), 2)}  # fmt: skip
     return pdr.frequency_hz, facts
 

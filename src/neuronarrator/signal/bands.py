@@ -331,7 +331,9 @@ class PDR:
 
     ``frequency_hz`` is ``None`` when no peak stands out (confidence < 0.5); ``peak_to_background_db``
     still gives the best candidate's excess so callers can see how close it came (``None`` when the
-    spectrum has no interior local maximum in the search range at all).
+    spectrum has no interior local maximum in the search range at all). ``rhythm_power_uv2`` is the power
+    above the 1/f background within ±1 Hz of ``frequency_hz`` (µV², averaged over the channels used): the
+    rhythm's own power, from which its amplitude follows (``None`` without a peak).
     """
 
     frequency_hz: float | None
@@ -341,6 +343,7 @@ class PDR:
     peak_to_background_db: float | None
     aperiodic_exponent: float | None
     channels_used: tuple[str, ...]
+    rhythm_power_uv2: float | None = None
 
 
 def pdr_confidence(peak_to_background_db: float | None) -> float:
@@ -426,4 +429,6 @@ def posterior_dominant_rhythm(
     above = np.clip(mean_psd[window] - background[window], 0.0, None)
     frequency = float(np.sum(freqs[window] * above) / np.sum(above))
     peak_power = float(np.interp(frequency, freqs, mean_psd))
-    return PDR(frequency, confidence, peak_power, alpha_power, peak_db, float(exponent), used)
+    near = np.abs(freqs - frequency) <= 1.0
+    rhythm_power = float(np.clip(mean_psd - background, 0.0, None)[near].sum() * df)
+    return PDR(frequency, confidence, peak_power, alpha_power, peak_db, float(exponent), used, rhythm_power)
