@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["METHODS", "T_MAX", "T_MIN", "Calibration", "label_mask", "reliability", "session_scores"]
+__all__ = ["METHODS", "T_MAX", "T_MIN", "Calibration", "label_mask", "logit", "reliability", "session_scores"]
 
 T_MIN, T_MAX = 0.05, 20.0
 METHODS = ("temperature", "isotonic", "platt")
@@ -55,6 +55,13 @@ def label_mask(findings: Any, labels_complete: Any | None = None) -> np.ndarray:
         return np.ones_like(present)
     complete = _np(labels_complete, bool).reshape(-1, 1)
     return complete | present
+
+
+def logit(probs: Any) -> np.ndarray:
+    """``log(p / (1 - p))`` with p clipped to [1e-7, 1 - 1e-7]: what a probability (a session's maximum
+    over segments) is as a logit, for :meth:`Calibration.fit` and :meth:`Calibration.apply`."""
+    p = np.clip(_np(probs), 1e-7, 1.0 - 1e-7)
+    return np.log(p) - np.log1p(-p)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -170,8 +177,7 @@ class Calibration:
     def apply_probabilities(self, probs: Any) -> np.ndarray:
         """The calibration applied to probabilities (n, K) (their logits, clipped away from 0 and 1):
         the session-level calibration of max-over-segments probabilities."""
-        p = np.clip(_np(probs), 1e-7, 1.0 - 1e-7)
-        return self.apply(np.log(p) - np.log1p(-p))
+        return self.apply(logit(probs))
 
     def apply(self, logits: Any) -> np.ndarray:
         """Calibrated presence probabilities (n, K) float64 of logits (n, K) (array or Tensor)."""

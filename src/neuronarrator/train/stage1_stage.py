@@ -178,7 +178,7 @@ def _reliability_summary(figures: dict[str, Any]) -> dict[str, Any]:
 def evaluate_stage1(model, dataset, batch_size: int, method: str = DEFAULT_CALIBRATION, num_workers: int = 0):
     """Fit the calibration on a split and measure it there: ``(val metrics dict, Calibration)``."""
     from neuronarrator.clinical.findings import CODES
-    from neuronarrator.models.calibration import Calibration, label_mask, reliability, session_scores
+    from neuronarrator.models.calibration import Calibration, label_mask, logit, reliability, session_scores
 
     if len(dataset) == 0:
         empty = {
@@ -199,8 +199,7 @@ def evaluate_stage1(model, dataset, batch_size: int, method: str = DEFAULT_CALIB
     after = reliability(probs, labels, mask=mask)
     # the session level: the max over a session's segments, Platt-calibrated on the val sessions
     scores, s_labels, s_mask, _ = session_scores(probs, labels, mask, dataset.table.column("session_id").to_pylist())
-    calibration.session = Calibration.fit(np.log(np.clip(scores, 1e-7, 1 - 1e-7) / np.clip(1 - scores, 1e-7, 1)),
-                                          s_labels, s_mask, method="platt", codes=CODES)  # fmt: skip
+    calibration.session = Calibration.fit(logit(scores), s_labels, s_mask, method="platt", codes=CODES)
     s_probs = calibration.session.apply_probabilities(scores)
 
     present = labels > 0
