@@ -54,7 +54,7 @@ clef-benchmark: $(STAMP)
 # (`train all`: resumable, finished stages skipped), then docs/narrator-benchmark.md (+ .json).
 NARRATOR_CONFIG ?= configs/narrator-tiny.yaml
 narrator-benchmark: $(STAMP)
-	$(BIN)/neuronarrator corpus build 'phantom?sessions=1000&duration_s=60' --out data/narrator/phantom-1k
+	$(BIN)/neuronarrator corpus build 'phantom?sessions=4000&duration_s=60' --out data/narrator/phantom-4k
 	$(BIN)/neuronarrator corpus build 'phantom?sessions=150&duration_s=60&shift=1' --out data/narrator/phantom-shifted-150
 	$(BIN)/neuronarrator train all --config $(NARRATOR_CONFIG)
 	$(BIN)/neuronarrator evaluate --suite narrator --config $(NARRATOR_CONFIG) --out docs/narrator-benchmark.md --force

@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from neuronarrator.io.channels import DOUBLE_BANANA, bipolar_matrix
 from neuronarrator.models.augment import SegmentAugment
 from neuronarrator.train.loop import warmup_cosine
 
@@ -74,3 +75,42 @@ def test_warmup_cosine() -> None:
     assert f(55) == pytest.approx(0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * 0.5)))
     values = [f(s) for s in range(10, 101)]
     assert all(a >= b for a, b in zip(values, values[1:], strict=False))
+
+
+def test_montage_bipolar_view_is_the_double_banana() -> None:
+    """A referential segment turned bipolar carries exactly M @ referential, a derivation only where both
+    electrodes are present, no scalp map; bipolar segments stay as they are; labels untouched."""
+    torch.manual_seed(3)
+    batch = _batch(40)
+    batch["channel_mask"][:, 18] = True
+    batch["channel_mask"][0, 7] = False  # T7 missing in segment 0: F7-T7 and T7-P7 cannot be derived
+    batch["montage"] = ["referential"] * 39 + ["bipolar"]
+    aug = SegmentAugment(gain=(1.0, 1.0), noise_uv=0.0, p_drop_segment=0.0, p_bipolar=1.0)
+    out = aug(batch)
+    assert out["montage"] == ["bipolar"] * 40 and torch.equal(out["findings"], batch["findings"])
+    banana = torch.from_numpy(bipolar_matrix())
+    ref = batch["waveform"][1]
+    torch.testing.assert_close(out["waveform"][1, :18], banana @ ref)
+    assert torch.all(out["waveform"][1, 18] == 0) and not bool(out["channel_mask"][1, 18])
+    assert out["channel_mask"][1, :18].all()
+    derivations = [f"{a}-{c}" for a, c in DOUBLE_BANANA]
+    lost = {derivations.index("F7-T7"), derivations.index("T7-P7")}
+    assert {int(i) for i in torch.where(~out["channel_mask"][0, :18])[0]} == lost
+    assert torch.all(out["topomap"][:39] == 0)
+    torch.testing.assert_close(out["waveform"][39], batch["waveform"][39])  # already bipolar: unchanged
+
+
+def test_montage_sparse_keeps_one_to_four_present_rows() -> None:
+    torch.manual_seed(4)
+    batch = _batch(300)
+    batch["montage"] = ["referential"] * 300
+    batch["channel_mask"][:, 5] = False
+    out = SegmentAugment(noise_uv=0.0, p_drop_segment=0.0, p_sparse=0.5, sparse_rows=(1, 4))(batch)
+    kept = out["channel_mask"].sum(1)
+    sparse = kept < 17  # 17 rows are present (5 and 18 are not)
+    assert 0.4 < float(sparse.float().mean()) < 0.6
+    assert int(kept[sparse].min()) >= 1 and int(kept[sparse].max()) <= 4
+    assert not bool(out["channel_mask"][:, 5].any()) and not bool(out["channel_mask"][:, 18].any())
+    assert out["montage"] == batch["montage"]  # the view is kept; only rows go
+    with pytest.raises(ValueError):
+        SegmentAugment(sparse_rows=(0, 2))

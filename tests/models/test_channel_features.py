@@ -8,8 +8,12 @@ import torch
 
 from neuronarrator.models.channel_features import (
     BANDS_HZ,
+    HOMOLOGOUS_DERIVATIONS,
+    HOMOLOGOUS_ELECTRODES,
+    N_ASYM_BANDS,
     N_CHANNEL_FEATURES,
     N_COMMON,
+    N_PAIRS,
     ChannelFeatureEncoder,
     channel_features,
 )
@@ -81,3 +85,63 @@ def test_encoder_shapes_and_masked_rows_are_zero() -> None:
     # bipolar rows get other channel embeddings than electrodes
     same = enc.embed_channels(x[:1].expand(2, -1, -1), mask[:1].expand(2, -1), torch.tensor([False, True]))[0]
     assert not torch.allclose(same[0], same[1])
+
+
+def _smooth_noise(seed: int, rms: float = 10.0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = np.convolve(rng.normal(0, 1, 2019), np.hanning(20), mode="valid")
+    return x * rms / x.std()
+
+
+def test_delta_rhythmicity_and_prominence() -> None:
+    """Rhythmic 2 Hz delta repeats itself and peaks in the spectrum; polymorphic (broadband 0.5-4 Hz) delta
+    of the same power does neither."""
+    rng = np.random.default_rng(2)
+    rhythmic = 40 * np.sin(2 * np.pi * 2.0 * T) + _smooth_noise(3)
+    spectrum = np.fft.rfft(rng.normal(0, 1, 2000))
+    freqs = np.fft.rfftfreq(2000, 1 / 200)
+    polymorphic = np.fft.irfft(spectrum * ((freqs > 0.5) & (freqs < 4.0)), n=2000)
+    polymorphic = polymorphic * (40 / np.sqrt(2)) / polymorphic.std() + _smooth_noise(3)
+    mask = torch.ones(1, 19, dtype=torch.bool)
+    feats, _ = channel_features(_batch(rhythmic, polymorphic), mask)
+    rhythm, prominence = 2 * NB + 6, 2 * NB + 7
+    assert feats[0, 0, rhythm] > 0.8 and feats[0, 1, rhythm] < feats[0, 0, rhythm] - 0.3
+    assert feats[0, 0, prominence] > feats[0, 1, prominence] + 0.3
+
+
+def test_step_persistence_tells_a_pop_from_a_spike() -> None:
+    """An electrode pop (a step decaying over 0.3 s) keeps its level after the jump; a spike returns."""
+    background = _smooth_noise(4)
+    pop, spike = background.copy(), background.copy()
+    pop[1000:] += 120 * np.exp(-np.arange(1000) / (0.3 * 200))
+    spike[995:1011] += 150 * np.hanning(16)
+    feats, _ = channel_features(_batch(pop, spike), torch.ones(1, 19, dtype=torch.bool))
+    near, far = 2 * NB + 8, 2 * NB + 9
+    # the pop's level 25-200 ms on is ~0.75 of its jump (exp(-t / 0.3 s) averaged); the spike's largest jump is
+    # on its rising edge, and 200-500 ms on it is back at the background (up to the background noise)
+    assert feats[0, 0, near] > 0.6 and feats[0, 0, near] > feats[0, 1, near] + 0.2
+    assert feats[0, 0, far] > 0.2 and feats[0, 0, far] > feats[0, 1, far] + 0.1
+
+
+def test_hemispheric_asymmetry_per_montage() -> None:
+    """Delta added over the left temporal chain shows as left-minus-right delta power in that pair only, in
+    the referential pairs (T7/T8) and in the double banana's (F7-T7 against F8-T8); a masked partner gives 0."""
+    rows = [_smooth_noise(10 + i) for i in range(19)]
+    delta = 60 * np.sin(2 * np.pi * 1.5 * T)
+    ref = [r.copy() for r in rows]
+    ref[7] = ref[7] + delta  # T7
+    bip = [r.copy() for r in rows]
+    bip[1] = bip[1] + delta  # F7-T7
+    x = torch.cat([_batch(*ref), _batch(*bip)])
+    mask = torch.ones(2, 19, dtype=torch.bool)
+    _, common = channel_features(x, mask, bipolar=torch.tensor([False, True]))
+    pairs = common[:, 2 : 2 + N_PAIRS * N_ASYM_BANDS].reshape(2, N_PAIRS, N_ASYM_BANDS)
+    t7_pair, f7t7_pair = HOMOLOGOUS_ELECTRODES.index((7, 11)), HOMOLOGOUS_DERIVATIONS.index((1, 13))
+    assert pairs[0, t7_pair, 0] > 1.0 and pairs[1, f7t7_pair, 0] > 1.0  # delta: > 10x on the left
+    others = [p for p in range(N_PAIRS) if p != t7_pair]
+    assert float(pairs[0, others, 0].abs().max()) < 0.5
+    summary = common[:, 2 + N_PAIRS * N_ASYM_BANDS :].reshape(2, 3, N_ASYM_BANDS)
+    assert summary[0, 0, 0] == pytest.approx(float(pairs[0, t7_pair, 0]), abs=1e-5)  # largest |difference|
+    mask[0, 11] = False  # T8 missing: no comparison for that pair
+    _, masked = channel_features(x[:1], mask[:1])
+    assert float(masked[0, 2 + t7_pair * N_ASYM_BANDS]) == 0.0

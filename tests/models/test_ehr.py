@@ -48,7 +48,9 @@ def test_unseen_code_falls_back_to_its_parents() -> None:
     with torch.no_grad():
         sibling, other_chapter = encoder.encode_batch([{"icd10": ["G40.919"]}, {"icd10": ["F32.9"]}])
         same = encoder.encode_batch([{"icd10": ["G40.111"]}])[0]
-    assert torch.allclose(sibling, same)  # two unseen G40 leaves: same parents, same embedding
+    # two unseen G40 leaves: same parents, same embedding (up to float32 rounding, which differs between a
+    # batch of two and a batch of one on some CPUs)
+    assert torch.allclose(sibling, same, atol=1e-6), float((sibling - same).abs().max())
     assert not torch.allclose(sibling, other_chapter)
     # An ATC substance never seen keeps its seen chemical group.
     assert vocab.indices("atc", "N03AX09")[:4] == vocab.indices("atc", "N03AX14")[:4]

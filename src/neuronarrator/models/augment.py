@@ -13,8 +13,18 @@ therefore perturbed, per segment, as a different recording of the same brain wou
 - channel dropout: with probability ``p_drop_segment`` a segment loses each of its present channels with
   probability ``p_drop_channel`` (at least one stays), as the harmonizer masks a flat or noisy electrode.
   The topomap is left as it is (the stored map was interpolated from every electrode).
+- montage: with probability ``p_bipolar`` a referential segment is shown as the double banana that a
+  bipolar-only recording (CHB-MIT) would have given (``bipolar = M @ referential``, exact; a derivation
+  is present where both its electrodes are; no scalp map, as bipolar segments have none), and with
+  probability ``p_sparse`` a segment (in either view) keeps only 1-4 of its rows at random, as a
+  polysomnogram with two or three EEG derivations (Sleep-EDF's Fpz-Cz and Pz-Oz) is read. Without these
+  a model that has only seen 19 referential electrodes meets a three-derivation sleep recording out of
+  distribution and says anything (a first run called a healthy Sleep-EDF excerpt "generalized
+  spike-and-wave"). The labels stay those of the whole head, which is the point for the sparse view:
+  where the rows kept cannot show a finding, the loss teaches the heads the finding's posterior given
+  those rows (near its prior), not a guess.
 
-The labels are unchanged by construction: none of the perturbations adds or removes a finding (gains
+The labels are unchanged by construction: none of the other perturbations adds or removes a finding (gains
 stay within a factor ~2 either way; a burst-suppression segment at half gain is still suppressed relative
 to its bursts, and the corpus labels were made at the recording's own gain). The random draws come from
 torch's global generator, which the training loop seeds and checkpoints, so a resumed run draws the same.
@@ -32,6 +42,8 @@ from typing import Any
 
 import torch
 
+from neuronarrator.io.channels import bipolar_matrix
+
 __all__ = ["SegmentAugment"]
 
 
@@ -41,6 +53,9 @@ class SegmentAugment:
     noise_uv: float = 4.0
     p_drop_segment: float = 0.3
     p_drop_channel: float = 0.1
+    p_bipolar: float = 0.0
+    p_sparse: float = 0.0
+    sparse_rows: tuple[int, int] = (1, 4)
 
     def __post_init__(self) -> None:
         lo, hi = self.gain
@@ -48,7 +63,9 @@ class SegmentAugment:
             raise ValueError(f"gain must be 0 < low <= high, got {self.gain}")
         if self.noise_uv < 0:
             raise ValueError(f"noise_uv must be >= 0, got {self.noise_uv}")
-        for name in ("p_drop_segment", "p_drop_channel"):
+        if not 1 <= self.sparse_rows[0] <= self.sparse_rows[1]:
+            raise ValueError(f"sparse_rows must be 1 <= low <= high, got {self.sparse_rows}")
+        for name in ("p_drop_segment", "p_drop_channel", "p_bipolar", "p_sparse"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must lie in [0, 1], got {getattr(self, name)}")
 
@@ -60,10 +77,14 @@ class SegmentAugment:
         if value is True:
             return cls()
         if not isinstance(value, Mapping):
-            raise ValueError(f"augment must be true, false or a mapping of {cls.__name__} fields, got {value!r}")
+            raise ValueError(
+                f"augment must be true, false or a mapping of {cls.__name__} fields, got {value!r}"
+            )
         fields = dict(value)
         if "gain" in fields:
             fields["gain"] = tuple(float(g) for g in fields["gain"])
+        if "sparse_rows" in fields:
+            fields["sparse_rows"] = tuple(int(r) for r in fields["sparse_rows"])
         return cls(**fields)
 
     def __call__(self, batch: Mapping[str, Any]) -> dict[str, Any]:
@@ -76,7 +97,9 @@ class SegmentAugment:
         log_gain = torch.empty(b, device=wave.device).uniform_(math.log(lo), math.log(hi))
         gain = torch.exp(log_gain)
         sigma = torch.rand(b, device=wave.device) * self.noise_uv
-        out["waveform"] = wave * gain[:, None, None].to(wave.dtype) + torch.randn_like(wave) * sigma[:, None, None]
+        out["waveform"] = (
+            wave * gain[:, None, None].to(wave.dtype) + torch.randn_like(wave) * sigma[:, None, None]
+        )
         if "topomap" in batch:
             topo = batch["topomap"]
             shift = (2.0 * log_gain / math.log(10.0)).to(topo.dtype)[:, None, None, None]
@@ -88,4 +111,50 @@ class SegmentAugment:
             kept = mask & ~drop
             empty = kept.sum(1) == 0  # never drop a segment's last channel
             out["channel_mask"] = torch.where(empty[:, None], mask, kept)
+        if "montage" in batch and "channel_mask" in batch and (self.p_bipolar > 0 or self.p_sparse > 0):
+            out.update(self._montage(out))
+        return out
+
+    def _montage(self, batch: Mapping[str, Any]) -> dict[str, Any]:
+        """The montage part (module docstring): some referential rows to the double banana, some rows sparse."""
+        wave, mask = batch["waveform"], batch["channel_mask"].bool()
+        montage = list(batch["montage"])
+        b, n_rows = mask.shape
+        referential = torch.tensor([m == "referential" for m in montage], device=wave.device)
+        to_bipolar = referential & (torch.rand(b, device=wave.device) < self.p_bipolar)
+        out: dict[str, Any] = {}
+        if bool(to_bipolar.any()):
+            matrix = torch.zeros(n_rows, n_rows, dtype=wave.dtype, device=wave.device)
+            banana = torch.from_numpy(bipolar_matrix()).to(wave.device, wave.dtype)
+            matrix[: banana.shape[0]] = banana
+            derived = torch.einsum(
+                "rc,bct->brt", matrix, torch.where(mask[..., None], wave, torch.zeros_like(wave))
+            )
+            # a derivation is there where both of its electrodes are (the last row is unused: 18 derivations)
+            present = (banana != 0).to(torch.float32)
+            derived_mask = torch.zeros_like(mask)
+            derived_mask[:, : banana.shape[0]] = (mask.float() @ present.T) == 2
+            wave = torch.where(to_bipolar[:, None, None], derived, wave)
+            mask = torch.where(to_bipolar[:, None], derived_mask, mask)
+            montage = ["bipolar" if flip else m for m, flip in zip(montage, to_bipolar.tolist(), strict=True)]
+            if "topomap" in batch:
+                topo = batch["topomap"]
+                out["topomap"] = torch.where(
+                    to_bipolar[:, None, None, None].to(topo.device), torch.zeros_like(topo), topo
+                )
+        sparse = torch.rand(b, device=wave.device) < self.p_sparse
+        if bool(sparse.any()):
+            lo, hi = self.sparse_rows
+            n_keep = torch.randint(lo, hi + 1, (b,), device=wave.device)
+            # keep the n_keep present rows of highest random score
+            score = torch.where(
+                mask,
+                torch.rand(mask.shape, device=wave.device),
+                torch.full(mask.shape, -1.0, device=wave.device),
+            )
+            rank = score.argsort(1, descending=True).argsort(1)
+            kept = mask & (rank < n_keep[:, None])
+            kept = torch.where(kept.any(1, keepdim=True), kept, mask)
+            mask = torch.where(sparse[:, None], kept, mask)
+        out.update(waveform=wave, channel_mask=mask, montage=montage)
         return out
