@@ -125,12 +125,8 @@ def _measure(paths: dict, repeats: int, threads: int | None) -> dict:
 
     from neuronarrator.clinical.repair import repair_narrative
     from neuronarrator.narrator import narrate_recording, segment_predictions, session_findings
-    from neuronarrator.narrator.pipeline import (
-        recording_signal,
-        sentence_links,
-        shares_encoder,
-        torch_threads,
-    )
+    from neuronarrator.narrator.document import sentence_links
+    from neuronarrator.narrator.pipeline import recording_signal, shares_encoder, torch_threads
     from neuronarrator.train.narrator_stage import load_narrator, narrate, session_features
     from neuronarrator.train.stage1_stage import load_stage1
 

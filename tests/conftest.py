@@ -450,3 +450,39 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def tiny_narrator(tmp_path_factory):
+    """Tiny NeuroNarrator checkpoints trained here, once per test session: a stage 1 (6 steps) and a narrator
+    (6 steps, no stage 1) on 8 phantom sessions of 20 s; ``{"stage1", "narrator", "root"}``."""
+    import torch
+    import yaml
+
+    from neuronarrator.cli import main
+    from neuronarrator.corpus.build import build_corpus
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # see one_torch_thread
+    try:
+        root = tmp_path_factory.mktemp("tiny_narrator")
+        corpus = root / "corpus"
+        build_corpus([("phantom", None, {"sessions": 8, "duration_s": 20})], corpus, scheduler="synchronous",
+                     split_fractions=(0.5, 0.5, 0.0))  # fmt: skip
+        s1, narrator = root / "s1.pt", root / "n.pt"
+        document = {
+            "corpus": str(corpus), "seed": 0,
+            "stages": {
+                "stage1": {"stage1": "tiny", "stage1_overrides": {"waveform": {"n_layers": 1}}, "steps": 6,
+                           "batch_size": 4, "lr": 3e-3, "checkpoint": str(s1)},
+                "narrator": {"steps": 6, "batch_size": 4, "lr": 3e-3, "lm": "tiny", "bridge": "tiny",
+                             "tokenizer_vocab": 300, "max_text_tokens": 32, "checkpoint": str(narrator)},
+            },
+        }  # fmt: skip
+        config = root / "narrator.yaml"
+        config.write_text(yaml.safe_dump(document))
+        assert main(["train", "stage1", "--config", str(config)]) == 0
+        assert main(["train", "narrator", "--config", str(config)]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    return {"stage1": s1, "narrator": narrator, "root": root}

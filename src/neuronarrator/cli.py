@@ -120,6 +120,57 @@ def phantom(
                  f"{truth['impression']}; findings: {codes}", markup=False)  # fmt: skip
 
 
+def report(
+    files: Annotated[list[Path], typer.Argument(help="EEG files (any format inspect reads).", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", help="Folder for FILE.report.json and FILE.report.html.")] = Path(
+        "neuronarrator-reports"
+    ),
+    json_out: Annotated[bool, typer.Option("--json", help="Also print the report documents as JSON on stdout.")] = False,
+    model: Annotated[Path | None, typer.Option("--model", help="A model directory (stage1.pt, narrator.pt, "
+                                               "MODEL.json); default: the bundled model.", show_default=False)] = None,  # fmt: skip
+    no_html: Annotated[bool, typer.Option("--no-html", help="Write the JSON document only (no figures).")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing reports.")] = False,
+) -> None:
+    """Findings with evidence, a narrative checked against them, and an HTML report, for each FILE.
+
+    The model is loaded once for all files. A file that cannot be read is named with its problem and the
+    others go on; the exit status is non-zero if any failed. Existing reports are never overwritten
+    without --force (checked before any work).
+    """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from neuronarrator.report.batch import STAGES, report_files
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=stderr,
+                  transient=True, disable=not stderr.is_terminal) as bar:  # fmt: skip
+        task = bar.add_task("loading the model", total=len(files) * len(STAGES))
+
+        def progress(path: Path, stage: str) -> None:
+            bar.update(task, advance=1, description=f"{path.name}: {stage}")
+
+        try:
+            results = report_files(files, out, model=model, html=not no_html, force=force, progress=progress)
+        except ValueError as error:
+            raise typer.BadParameter(str(error), param_hint="FILES") from None
+    failed = [r for r in results if not r.ok]
+    if json_out:
+        from neuronarrator.io.json_output import dumps
+
+        documents = [r.document for r in results if r.ok]
+        print(dumps(documents[0] if len(files) == 1 and documents else documents))
+    for r in results:
+        if r.ok:
+            doc = r.document or {}
+            codes = ", ".join(f"{f['code']} {f['probability']:.2f}" for f in doc.get("findings", [])) or "none"
+            written = " and ".join(str(p) for p in (r.json_path, r.html_path) if p is not None)
+            stderr.print(f"{r.path.name}: {doc.get('impression')}, {doc.get('state')}; findings: {codes}; "
+                         f"wrote {written} ({sum(r.seconds.values()):.1f} s)", markup=False, soft_wrap=True)  # fmt: skip
+        else:
+            stderr.print(f"neuronarrator: {r.error}", markup=False, highlight=False, soft_wrap=True)
+    if failed:
+        raise typer.Exit(2)
+
+
 def _read_config(config: Path) -> dict:
     """A YAML (or JSON) config file as a mapping; TrainConfigError naming the file otherwise."""
     import yaml
@@ -175,10 +226,10 @@ def evaluate(
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing outputs.")] = False,
 ) -> None:
     """Run a benchmark suite (clef: frozen embeddings; narrator: generated reports) and write its tables."""
-    import json
 
     from neuronarrator.io.atomic import atomic_output
     from neuronarrator.io.errors import OutputExistsError
+    from neuronarrator.io.json_output import dumps
 
     if suite not in ("clef", "narrator"):
         raise typer.BadParameter(f"{suite!r} is not a suite; suites: clef, narrator", param_hint="--suite")
@@ -200,7 +251,7 @@ def evaluate(
         results = run_clef_suite(suite_config(_read_config(config)))
     command = f"neuronarrator evaluate --suite {suite} --config {config} --out {out}"
     with atomic_output(json_path, force=force) as tmp:
-        tmp.write_text(json.dumps(_finite(results), indent=1, default=_json_default, allow_nan=False), encoding="utf-8")
+        tmp.write_text(dumps(results, indent=1), encoding="utf-8")
     with atomic_output(out, force=force) as tmp:
         tmp.write_text(render(results, command), encoding="utf-8")
     for name, block in results["sets"].items():
@@ -212,35 +263,6 @@ def evaluate(
                               if b["summary"]["mean_auroc"] is not None)  # fmt: skip
             stdout.print(f"{name}: mean AUROC {means or 'none (no task evaluable)'}", markup=False)
     stdout.print(f"wrote {out} and {json_path}", markup=False)
-
-
-def _finite(value):
-    """NaN and infinities → None, recursively: strict JSON has no NaN (a skipped task's metrics)."""
-    import math
-
-    import numpy as np
-
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _finite(value.tolist())
-    if isinstance(value, float | np.floating) and not math.isfinite(float(value)):
-        return None
-    return value
-
-
-def _json_default(value):
-    import numpy as np
-
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 # --------------------------------------------------------------------------------------------- corpus
@@ -433,6 +455,7 @@ COMMANDS = {
     "spectrogram": spectrogram,
     "phantom": phantom,
     "label": label,
+    "report": report,
     "train": train,
     "evaluate": evaluate,
 }

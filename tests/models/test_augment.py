@@ -114,3 +114,20 @@ def test_montage_sparse_keeps_one_to_four_present_rows() -> None:
     assert out["montage"] == batch["montage"]  # the view is kept; only rows go
     with pytest.raises(ValueError):
         SegmentAugment(sparse_rows=(0, 2))
+
+
+def test_lowpass_empties_the_band_above_the_cutoff_only_where_drawn() -> None:
+    torch.manual_seed(5)
+    t = torch.arange(2000) / 200.0
+    slow, fast = torch.sin(2 * torch.pi * 10 * t), torch.sin(2 * torch.pi * 60 * t)  # 10 Hz stays, 60 Hz goes
+    batch = {"waveform": (30 * slow + 10 * fast).expand(200, 19, -1).clone()}
+    out = SegmentAugment(gain=(1.0, 1.0), noise_uv=0.0, p_drop_segment=0.0, p_lowpass=0.5,
+                         lowpass_hz=(30.0, 50.0))(batch)  # fmt: skip
+    power = torch.fft.rfft(out["waveform"][:, 0]).abs()
+    at_10, at_60 = power[:, 100], power[:, 600]
+    filtered = at_60 < 1.0
+    assert 0.35 < float(filtered.float().mean()) < 0.65
+    torch.testing.assert_close(at_10, torch.full_like(at_10, float(at_10[0])), rtol=1e-3, atol=1e-2)
+    torch.testing.assert_close(out["waveform"][~filtered], batch["waveform"][~filtered])
+    with pytest.raises(ValueError):
+        SegmentAugment(lowpass_hz=(0.0, 40.0))

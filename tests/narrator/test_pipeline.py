@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import yaml
 
 from neuronarrator.clinical.findings import CODES, REGIONS, SIDES, STATES, Findings
 from neuronarrator.io.channels import CANONICAL_19
@@ -16,30 +15,8 @@ N_CODES = len(CODES)
 
 
 @pytest.fixture(scope="module")
-def checkpoints(tmp_path_factory, one_torch_thread):
-    """A tiny stage 1 (6 steps) and a tiny narrator (6 steps, no stage 1) on 8 phantom sessions of 20 s."""
-    from neuronarrator.cli import main
-    from neuronarrator.corpus.build import build_corpus
-
-    root = tmp_path_factory.mktemp("pipeline")
-    corpus = root / "corpus"
-    build_corpus([("phantom", None, {"sessions": 8, "duration_s": 20})], corpus, scheduler="synchronous",
-                 split_fractions=(0.5, 0.5, 0.0))  # fmt: skip
-    s1, narrator = root / "s1.pt", root / "n.pt"
-    document = {
-        "corpus": str(corpus), "seed": 0,
-        "stages": {
-            "stage1": {"stage1": "tiny", "stage1_overrides": {"waveform": {"n_layers": 1}}, "steps": 6,
-                       "batch_size": 4, "lr": 3e-3, "checkpoint": str(s1)},
-            "narrator": {"steps": 6, "batch_size": 4, "lr": 3e-3, "lm": "tiny", "bridge": "tiny",
-                         "tokenizer_vocab": 300, "max_text_tokens": 32, "checkpoint": str(narrator)},
-        },
-    }  # fmt: skip
-    config = root / "narrator.yaml"
-    config.write_text(yaml.safe_dump(document))
-    assert main(["train", "stage1", "--config", str(config)]) == 0
-    assert main(["train", "narrator", "--config", str(config)]) == 0
-    return {"stage1": s1, "narrator": narrator, "root": root}
+def checkpoints(tiny_narrator):
+    return tiny_narrator
 
 
 def _signal(seconds: float, seed: int = 0, montage: str = "referential"):

@@ -13,6 +13,12 @@ therefore perturbed, per segment, as a different recording of the same brain wou
 - channel dropout: with probability ``p_drop_segment`` a segment loses each of its present channels with
   probability ``p_drop_channel`` (at least one stays), as the harmonizer masks a flat or noisy electrode.
   The topomap is left as it is (the stored map was interpolated from every electrode).
+- bandwidth: with probability ``p_lowpass`` a segment loses everything above a cutoff uniform in
+  ``lowpass_hz`` (an ideal FFT low-pass), as a recording sampled at 100-128 Hz does (its harmonized band
+  ends at 0.45 x the native rate: Sleep-EDF's at 45 Hz, where the phantom's reaches 70). The heads read
+  30-45 and 45-70 Hz band powers; a model that never saw them empty reads an empty 45-70 Hz band as
+  something. No finding of the vocabulary lives only above 30 Hz (muscle extends down to 20 Hz), so the
+  labels hold.
 - montage: with probability ``p_bipolar`` a referential segment is shown as the double banana that a
   bipolar-only recording (CHB-MIT) would have given (``bipolar = M @ referential``, exact; a derivation
   is present where both its electrodes are; no scalp map, as bipolar segments have none), and with
@@ -53,6 +59,8 @@ class SegmentAugment:
     noise_uv: float = 4.0
     p_drop_segment: float = 0.3
     p_drop_channel: float = 0.1
+    p_lowpass: float = 0.0
+    lowpass_hz: tuple[float, float] = (30.0, 50.0)
     p_bipolar: float = 0.0
     p_sparse: float = 0.0
     sparse_rows: tuple[int, int] = (1, 4)
@@ -65,7 +73,9 @@ class SegmentAugment:
             raise ValueError(f"noise_uv must be >= 0, got {self.noise_uv}")
         if not 1 <= self.sparse_rows[0] <= self.sparse_rows[1]:
             raise ValueError(f"sparse_rows must be 1 <= low <= high, got {self.sparse_rows}")
-        for name in ("p_drop_segment", "p_drop_channel", "p_bipolar", "p_sparse"):
+        if not 0 < self.lowpass_hz[0] <= self.lowpass_hz[1]:
+            raise ValueError(f"lowpass_hz must be 0 < low <= high, got {self.lowpass_hz}")
+        for name in ("p_drop_segment", "p_drop_channel", "p_lowpass", "p_bipolar", "p_sparse"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must lie in [0, 1], got {getattr(self, name)}")
 
@@ -83,6 +93,8 @@ class SegmentAugment:
         fields = dict(value)
         if "gain" in fields:
             fields["gain"] = tuple(float(g) for g in fields["gain"])
+        if "lowpass_hz" in fields:
+            fields["lowpass_hz"] = tuple(float(f) for f in fields["lowpass_hz"])
         if "sparse_rows" in fields:
             fields["sparse_rows"] = tuple(int(r) for r in fields["sparse_rows"])
         return cls(**fields)
@@ -111,9 +123,24 @@ class SegmentAugment:
             kept = mask & ~drop
             empty = kept.sum(1) == 0  # never drop a segment's last channel
             out["channel_mask"] = torch.where(empty[:, None], mask, kept)
+        if self.p_lowpass > 0:
+            out["waveform"] = self._lowpass(out["waveform"])
         if "montage" in batch and "channel_mask" in batch and (self.p_bipolar > 0 or self.p_sparse > 0):
             out.update(self._montage(out))
         return out
+
+    def _lowpass(self, wave: torch.Tensor, sfreq_hz: float = 200.0) -> torch.Tensor:
+        """Some segments (B, C, T) low-passed at a random cutoff (module docstring); the others as they are."""
+        b, t = wave.shape[0], wave.shape[-1]
+        chosen = torch.rand(b, device=wave.device) < self.p_lowpass
+        if not bool(chosen.any()):
+            return wave
+        lo, hi = self.lowpass_hz
+        cutoff = torch.empty(b, device=wave.device).uniform_(lo, hi)
+        freqs = torch.fft.rfftfreq(t, 1.0 / sfreq_hz).to(wave.device)
+        keep = (freqs[None, :] < cutoff[:, None]) | ~chosen[:, None]  # (B, F)
+        spectrum = torch.fft.rfft(wave.float())
+        return torch.fft.irfft(spectrum * keep[:, None, :], n=t).to(wave.dtype)
 
     def _montage(self, batch: Mapping[str, Any]) -> dict[str, Any]:
         """The montage part (module docstring): some referential rows to the double banana, some rows sparse."""

@@ -41,20 +41,20 @@ The shuffled-EEG control (``shuffle_segments=True``)
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from neuronarrator.clinical.findings import CODES, Finding, Findings
+from neuronarrator.clinical.findings import CODES, Findings
 from neuronarrator.eval.signals import SessionSignal
 from neuronarrator.io.errors import RecordingTooShortError
+from neuronarrator.narrator.bundled import sha256_file
+from neuronarrator.narrator.document import ReportDocument, sentence_links
 from neuronarrator.narrator.evidence import SEGMENT_S, SegmentPredictions, session_findings
 
 __all__ = ["Narrator", "ReportDocument", "narrate_recording", "recording_signal", "segment_predictions",
@@ -323,82 +323,6 @@ def recording_signal(path: str | Path) -> tuple[SessionSignal, dict[str, Any]]:
     return signal, info
 
 
-# --- the report document ------------------------------------------------------------------------------------
-
-
-@dataclass
-class ReportDocument:
-    """The report document of DESIGN.md, plus the links and checks that make each statement traceable.
-
-    ``sentences``: one entry per narrative sentence that asserts a finding: its character span and text,
-    the indices (into ``findings.findings``) of the predicted findings it states, and their evidence.
-    ``faithfulness``: :attr:`~neuronarrator.clinical.faithfulness.FaithfulnessReport.counts` of the raw
-    narrative (``before``) and of the repaired one (``after``).
-    """
-
-    findings: Findings
-    narrative: str
-    raw_narrative: str
-    sentences: list[dict[str, Any]]
-    faithfulness: dict[str, dict[str, int]]
-    recording: dict[str, Any] = field(default_factory=dict)
-    quality: dict[str, Any] = field(default_factory=dict)
-    model: dict[str, Any] = field(default_factory=dict)
-    provenance: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        from neuronarrator.clinical.label import analyze_report
-
-        sections = {
-            s.kind: self.narrative[s.start : s.end].strip() for s in analyze_report(self.narrative).sections
-        }
-        narrative = {"text": self.narrative, "description": sections.get("description", ""),
-                     "impression": sections.get("impression", ""),
-                     "clinical_correlation": sections.get("clinical_correlation", sections.get("correlation", ""))}  # fmt: skip
-        return {
-            "recording": self.recording,
-            **self.findings.to_dict(),
-            "state_predicted": bool(self.findings.extras.get("state_predicted", False)),
-            "narrative": narrative,
-            "sentences": self.sentences,
-            "faithfulness": self.faithfulness,
-            "quality": self.quality,
-            "model": self.model,
-            "provenance": self.provenance,
-        }
-
-
-def _sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def sentence_links(text: str, predicted: Findings) -> list[dict[str, Any]]:
-    """Each sentence that asserts a finding, with the predicted findings (same code, compatible side) it
-    states and their evidence; spans from the labeler (``analyze_report(text).sources_of``)."""
-    from neuronarrator.clinical.faithfulness import sides_compatible
-    from neuronarrator.clinical.label import analyze_report
-
-    result = analyze_report(text)
-    by_span: dict[tuple[int, int], list[int]] = {}
-    for f in result.findings.findings:
-        matches = [i for i, p in enumerate(predicted.findings)
-                   if p.code == f.code and sides_compatible(f.code, f.side, p.side)]  # fmt: skip
-        for span in result.sources_of(f):
-            by_span.setdefault(tuple(span), [])
-            by_span[tuple(span)].extend(i for i in matches if i not in by_span[tuple(span)])
-    links = []
-    for (start, end), idx in sorted(by_span.items()):
-        found: list[Finding] = [predicted.findings[i] for i in idx]
-        links.append({"start": start, "end": end, "text": text[start:end], "findings": idx,
-                      "codes": [f.code for f in found],
-                      "evidence": [e.to_dict() for f in found for e in f.evidence]})  # fmt: skip
-    return links
-
-
 class Narrator:
     """Both trained stages loaded once, and the steps from a harmonized session to a repaired narrative.
 
@@ -423,6 +347,7 @@ class Narrator:
         self.stage1, self.calibration = load_stage1(stage1_ckpt, self.device)
         self.bundle = load_narrator(narrator_ckpt, self.device)
         self.shared_encoder = shares_encoder(self.stage1, self.bundle.encoder)
+        self.sha256 = {"stage1": sha256_file(stage1_ckpt), "narrator": sha256_file(narrator_ckpt)}
 
     def findings(self, signal: SessionSignal) -> tuple[SegmentPredictions, Findings]:
         with torch_threads(self.threads):
@@ -440,6 +365,33 @@ class Narrator:
                 return session_features(signal, embeddings=preds.embedding, band_power=preds.band_power)
             return session_features(signal, self.bundle.encoder,
                                     band_power=None if preds is None else preds.band_power)  # fmt: skip
+
+    def document(self, signal: SessionSignal, info: dict[str, Any] | None = None, *,
+                 shuffle_segments: bool = False, model_name: str = "neuronarrator") -> ReportDocument:  # fmt: skip
+        """The report document of one harmonized session (``info``: :func:`recording_signal`'s second value).
+
+        Raises :class:`RecordingTooShortError` for a session without a whole 10-s segment."""
+        info = info or {}
+        _segments(signal)
+        preds, predicted = self.findings(signal)
+        features = self.features(signal, preds)
+        if shuffle_segments:
+            features = features[np.random.default_rng(self.seed).permutation(len(features))]
+        raw, fixed, before, after = self.narrate(features, predicted)
+        if not after.ok:
+            log.warning("%s: the repaired narrative still has issues: %s", signal.session_id, after.counts)
+        return ReportDocument(
+            findings=predicted, narrative=fixed, raw_narrative=raw, sentences=sentence_links(fixed, predicted),
+            faithfulness={"before": before.counts, "after": after.counts}, recording=info.get("recording", {}),
+            quality=info.get("quality", {}),
+            model={"name": model_name, "stage1_checkpoint": str(self.stage1_ckpt),
+                   "stage1_sha256": self.sha256["stage1"], "narrator_checkpoint": str(self.narrator_ckpt),
+                   "narrator_sha256": self.sha256["narrator"]},
+            provenance={"harmonization": info.get("harmonization"), "threshold": self.threshold,
+                        "confident": self.confident, "aggregation": "max over segments",
+                        "relevance": "grad x input on waveform tokens", "shuffle_segments": bool(shuffle_segments),
+                        "seed": self.seed, "n_segments": preds.n_segments, "device": str(self.device)},
+        )  # fmt: skip
 
     def narrate(self, features: np.ndarray, predicted: Findings):
         """(raw text, repaired text, faithfulness before, after) of the narrator fed ``features``, repaired
@@ -480,22 +432,4 @@ def narrate_recording(path_or_signal: str | Path | SessionSignal, stage1_ckpt: s
     _segments(signal)  # too short: fail before loading any model
     narrator = Narrator(stage1_ckpt, narrator_ckpt, device=device, threshold=threshold, confident=confident,
                         seed=seed, threads=threads)  # fmt: skip
-    preds, predicted = narrator.findings(signal)
-    features = narrator.features(signal, preds)
-    if shuffle_segments:
-        features = features[np.random.default_rng(seed).permutation(len(features))]
-    raw, fixed, before, after = narrator.narrate(features, predicted)
-    if not after.ok:
-        log.warning("%s: the repaired narrative still has issues: %s", signal.session_id, after.counts)
-    return ReportDocument(
-        findings=predicted, narrative=fixed, raw_narrative=raw, sentences=sentence_links(fixed, predicted),
-        faithfulness={"before": before.counts, "after": after.counts}, recording=info.get("recording", {}),
-        quality=info.get("quality", {}),
-        model={"name": "neuronarrator", "stage1_checkpoint": str(stage1_ckpt),
-               "stage1_sha256": _sha256(stage1_ckpt), "narrator_checkpoint": str(narrator_ckpt),
-               "narrator_sha256": _sha256(narrator_ckpt)},
-        provenance={"harmonization": info.get("harmonization"), "threshold": threshold,
-                    "confident": narrator.confident, "aggregation": "max over segments",
-                    "relevance": "grad x input on waveform tokens", "shuffle_segments": bool(shuffle_segments),
-                    "seed": seed, "n_segments": preds.n_segments, "device": str(narrator.device)},
-    )  # fmt: skip
+    return narrator.document(signal, info, shuffle_segments=shuffle_segments)

@@ -406,7 +406,10 @@ def load_narrator(path: str | Path, device: torch.device | str = "cpu") -> Narra
     model = NarratorModel(BridgeConfig(**manifest["bridge_config"]), LMConfig(**manifest["lm_config"]),
                           load_report_tokenizer(tok_dir))  # fmt: skip
     model.load_state_dict(ckpt["model"])
-    encoder = _stage1_encoder(ckpt["config"].get("stage1_checkpoint"), device)
+    stage1 = ckpt["config"].get("stage1_checkpoint")
+    if stage1 and not Path(stage1).is_file() and (Path(path).parent / Path(stage1).name).is_file():
+        stage1 = Path(path).parent / Path(stage1).name  # the two moved together (an exported model directory)
+    encoder = _stage1_encoder(stage1, device)
     return NarratorBundle(
         model=model.to(device).eval(), mean=np.asarray(manifest["feature_mean"], np.float32),
         std=np.asarray(manifest["feature_std"], np.float32), encoder=encoder,
