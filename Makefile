@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SHARED ?= ../shared/data
 
-.PHONY: demo test lint bench clef-benchmark narrator-benchmark setup clean
+.PHONY: demo test lint bench clef-benchmark narrator-benchmark bundle-model setup clean
 
 setup: $(STAMP)
 
@@ -17,17 +17,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# The main job so far: a phantom with known findings and a real eyes-closed EEG (when ../shared is
-# there), each inspected and turned into its whole-session spectrogram.
+# The main job: a report (findings with evidence, narrative, HTML page) from the bundled model, for a phantom
+# recording with known findings (its truth sidecar beside it) and, when ../shared is there, a real
+# eyes-closed EEG. Open demo-out/*.report.html in a browser.
 demo: $(STAMP)
 	$(BIN)/neuronarrator phantom --findings focal_slowing:left:temporal,focal_epileptiform:left:temporal \
 		--seed 3 --out demo-out/phantom.edf --force
-	$(BIN)/neuronarrator inspect demo-out/phantom.edf
-	$(BIN)/neuronarrator spectrogram demo-out/phantom.edf --out demo-out/phantom-spectrogram.npz --force
-	@if [ -f $(SHARED)/eegmmidb/S001R02.edf ]; then \
-		$(BIN)/neuronarrator inspect $(SHARED)/eegmmidb/S001R02.edf && \
-		$(BIN)/neuronarrator spectrogram $(SHARED)/eegmmidb/S001R02.edf --out demo-out/S001R02-spectrogram.npz --force; \
-	else echo "($(SHARED) not found: skipping the real-EEG part of the demo)"; fi
+	@files="demo-out/phantom.edf"; \
+	if [ -f $(SHARED)/eegmmidb/S001R02.edf ]; then files="$$files $(SHARED)/eegmmidb/S001R02.edf"; \
+	else echo "($(SHARED) not found: reporting the phantom only)"; fi; \
+	$(BIN)/neuronarrator report $$files --out demo-out --force
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests bench
@@ -55,9 +54,15 @@ clef-benchmark: $(STAMP)
 NARRATOR_CONFIG ?= configs/narrator-tiny.yaml
 narrator-benchmark: $(STAMP)
 	$(BIN)/neuronarrator corpus build 'phantom?sessions=4000&duration_s=60' --out data/narrator/phantom-4k
-	$(BIN)/neuronarrator corpus build 'phantom?sessions=150&duration_s=60&shift=1' --out data/narrator/phantom-shifted-150
+	$(BIN)/neuronarrator corpus build 'phantom?sessions=300&duration_s=60&shift=1' --out data/narrator/phantom-shifted-300
 	$(BIN)/neuronarrator train all --config $(NARRATOR_CONFIG)
 	$(BIN)/neuronarrator evaluate --suite narrator --config $(NARRATOR_CONFIG) --out docs/narrator-benchmark.md --force
+
+# The model the package ships (src/neuronarrator/data/model): exported from the checkpoints that
+# narrator-benchmark's `train all` wrote (inference weights, tokenizer, MODEL.json with the commands).
+MODEL_DIR := src/neuronarrator/data/model
+bundle-model: $(STAMP)
+	$(BIN)/neuronarrator export-model --config $(NARRATOR_CONFIG) --out $(MODEL_DIR) --force
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache

@@ -129,6 +129,8 @@ def report(
     model: Annotated[Path | None, typer.Option("--model", help="A model directory (stage1.pt, narrator.pt, "
                                                "MODEL.json); default: the bundled model.", show_default=False)] = None,  # fmt: skip
     no_html: Annotated[bool, typer.Option("--no-html", help="Write the JSON document only (no figures).")] = False,
+    fhir: Annotated[bool, typer.Option("--fhir", help="Also write FILE.report.fhir.json: a FHIR R4 DiagnosticReport "
+                                       "with one Observation per finding (validated).")] = False,  # fmt: skip
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing reports.")] = False,
 ) -> None:
     """Findings with evidence, a narrative checked against them, and an HTML report, for each FILE.
@@ -149,7 +151,8 @@ def report(
             bar.update(task, advance=1, description=f"{path.name}: {stage}")
 
         try:
-            results = report_files(files, out, model=model, html=not no_html, force=force, progress=progress)
+            results = report_files(files, out, model=model, html=not no_html, fhir=fhir, force=force,
+                                   progress=progress)
         except ValueError as error:
             raise typer.BadParameter(str(error), param_hint="FILES") from None
     failed = [r for r in results if not r.ok]
@@ -162,13 +165,33 @@ def report(
         if r.ok:
             doc = r.document or {}
             codes = ", ".join(f"{f['code']} {f['probability']:.2f}" for f in doc.get("findings", [])) or "none"
-            written = " and ".join(str(p) for p in (r.json_path, r.html_path) if p is not None)
+            written = ", ".join(str(p) for p in (r.json_path, r.html_path, r.fhir_path) if p is not None)
             stderr.print(f"{r.path.name}: {doc.get('impression')}, {doc.get('state')}; findings: {codes}; "
                          f"wrote {written} ({sum(r.seconds.values()):.1f} s)", markup=False, soft_wrap=True)  # fmt: skip
         else:
             stderr.print(f"neuronarrator: {r.error}", markup=False, highlight=False, soft_wrap=True)
     if failed:
         raise typer.Exit(2)
+
+
+def export_model(
+    config: Annotated[Path, typer.Option("--config", help="The narrator config the model was trained with "
+                                         "(its stage1 and narrator sections name the checkpoints).",
+                                         show_default=False)],  # fmt: skip
+    out: Annotated[Path, typer.Option("--out", help="The model directory to write.", show_default=False)],
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing model directory's files.")] = False,
+) -> None:
+    """Write a model directory (for --model, or the one the package ships) from trained checkpoints:
+    inference weights only, the tokenizer, and a MODEL.json saying how the model was made."""
+    from neuronarrator.narrator.bundled import export_model as export
+    from neuronarrator.narrator.bundled import model_card
+    from neuronarrator.train.config import stage_config
+
+    document = _read_config(config)
+    stage1, narrator = (stage_config(document, s)["checkpoint"] for s in ("stage1", "narrator"))
+    card = export(stage1, narrator, out, card=model_card(document, config), force=force)
+    for name, info in card["files"].items():
+        stdout.print(f"{out / name}: {info['bytes'] / 1e6:.2f} MB, sha256 {info['sha256']}", markup=False)
 
 
 def _read_config(config: Path) -> dict:
@@ -457,6 +480,7 @@ COMMANDS = {
     "label": label,
     "report": report,
     "train": train,
+    "export-model": export_model,
     "evaluate": evaluate,
 }
 for _name, _function in COMMANDS.items():

@@ -94,8 +94,11 @@ def test_report_never_overwrites_unasked(model_dir, recordings, tmp_path, capsys
     assert code == 3 and "pass --force" in capsys.readouterr().err
     assert existing.read_text() == "mine" and not (out / "normal.report.html").exists()
     assert main(["report", str(recordings["b"]), "--out", str(out), "--model", str(model_dir), "--force",
-                 "--no-html"]) == 0  # fmt: skip
+                 "--no-html", "--fhir"]) == 0  # fmt: skip
     assert json.loads(existing.read_text())["recording"]["file"] == str(recordings["b"])
+    bundle = json.loads((out / "normal.report.fhir.json").read_text())
+    assert bundle["resourceType"] == "Bundle" and bundle["entry"][0]["resource"]["resourceType"] == "DiagnosticReport"
+    assert recordings["b"].name not in (out / "normal.report.fhir.json").read_text()
 
 
 def test_report_refuses_colliding_names_and_a_missing_model(recordings, tmp_path, capsys):

@@ -22,7 +22,7 @@ from typing import Any
 from neuronarrator.io.atomic import atomic_output
 from neuronarrator.io.errors import InputError
 
-__all__ = ["BUNDLED_DIR", "CHECKPOINTS", "ModelNotFoundError", "ModelPaths", "export_model", "resolve_model"]
+__all__ = ["BUNDLED_DIR", "CHECKPOINTS", "ModelNotFoundError", "ModelPaths", "export_model", "model_card", "resolve_model"]
 
 #: The shipped model directory (inside the installed package).
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "data" / "model"
@@ -137,3 +137,40 @@ def _copy_folder(source: Path, target: Path, *, force: bool) -> None:
         (tmp / "t").rename(target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def model_card(config: dict[str, Any], config_path: str | Path) -> dict[str, Any]:
+    """What ``MODEL.json`` says of a model trained with ``config`` (a sectioned narrator config): how to
+    make it again, from which corpus (its card's sources and code version), and the stage-1 val metrics
+    recorded in the checkpoint."""
+    import datetime
+
+    from neuronarrator.train.loop import stage_checkpoint
+
+    stages = config.get("stages", {})
+    corpus = Path(str(config.get("corpus", "")))
+    corpus_card: dict[str, Any] = {}
+    if (corpus / "card.json").is_file():
+        full = json.loads((corpus / "card.json").read_text(encoding="utf-8"))
+        corpus_card = {"sources": full.get("parameters", {}).get("sources"),
+                       "split_fractions": full.get("parameters", {}).get("split_fractions"),
+                       "code": full.get("code")}  # fmt: skip
+    specs = [f"'{src['name']}?" + "&".join(f"{k}={v}" for k, v in sorted((src.get("options") or {}).items())) + "'"
+             for src in corpus_card.get("sources") or []]  # fmt: skip
+    val = stage_checkpoint(stages["stage1"]["checkpoint"], "stage1")["manifest"].get("val", {})
+    sessions = (val.get("sessions") or {}).get("calibrated") or {}
+    return {
+        "name": "neuronarrator-default",
+        "trained_by": [f"neuronarrator corpus build {' '.join(specs) or '(see corpus.sources)'} --out {corpus}",
+                       f"neuronarrator train all --config {config_path} --no-resume"],  # fmt: skip
+        "config": str(config_path),
+        "seed": config.get("seed"),
+        "corpus": {"path": str(corpus), **corpus_card},
+        "stage1_val": {"segment_macro_auroc": (val.get("presence") or {}).get("macro_auroc"),
+                       "session_macro_auroc": sessions.get("macro_auroc"),
+                       "session_macro_f1": sessions.get("macro_f1"),
+                       "state_accuracy": val.get("state_accuracy")},  # fmt: skip
+        "exported_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "intended_use": "research and draft reports for review by a qualified clinician; trained on "
+                        "synthetic (phantom) EEG only",
+    }

@@ -40,6 +40,7 @@ class FileReport:
     path: Path
     json_path: Path | None = None
     html_path: Path | None = None
+    fhir_path: Path | None = None
     document: dict[str, Any] | None = None
     error: str | None = None
     seconds: dict[str, float] = field(default_factory=dict)
@@ -49,10 +50,10 @@ class FileReport:
         return self.error is None
 
 
-def output_paths(files: Sequence[str | Path], out_dir: str | Path) -> dict[Path, tuple[Path, Path]]:
-    """Input → (JSON, HTML) output paths; ValueError when two inputs would write the same output."""
+def output_paths(files: Sequence[str | Path], out_dir: str | Path) -> dict[Path, tuple[Path, Path, Path]]:
+    """Input → (JSON, HTML, FHIR) output paths; ValueError when two inputs would write the same output."""
     out_dir = Path(out_dir)
-    paths: dict[Path, tuple[Path, Path]] = {}
+    paths: dict[Path, tuple[Path, Path, Path]] = {}
     seen: dict[str, Path] = {}
     for f in map(Path, files):
         stem = f.name[: -len(f.suffix)] if f.suffix else f.name
@@ -60,15 +61,16 @@ def output_paths(files: Sequence[str | Path], out_dir: str | Path) -> dict[Path,
             raise ValueError(f"{f} and {seen[stem]} would both write {out_dir / stem}.report.*; "
                              "report them into different --out folders")  # fmt: skip
         seen[stem] = f
-        paths[f] = (out_dir / f"{stem}.report.json", out_dir / f"{stem}.report.html")
+        paths[f] = tuple(out_dir / f"{stem}.report.{kind}" for kind in ("json", "html", "fhir.json"))
     return paths
 
 
 def report_files(files: Sequence[str | Path], out_dir: str | Path, *, model: str | Path | None = None,
-                 html: bool = True, force: bool = False, device: str | None = None,
+                 html: bool = True, fhir: bool = False, force: bool = False, device: str | None = None,
                  progress: Callable[[Path, str], None] | None = None) -> list[FileReport]:  # fmt: skip
     """Report each of ``files`` into ``out_dir`` (module docstring); ``model``: a model directory (None: the
-    bundled model); ``html``: also draw and write the HTML page; ``progress(file, stage)`` is called as each
+    bundled model); ``html``: also draw and write the HTML page; ``fhir``: also write the FHIR R4 bundle
+    (:mod:`~neuronarrator.report.fhir`, ``<stem>.report.fhir.json``); ``progress(file, stage)`` is called as each
     of :data:`STAGES` begins.
 
     Raises
@@ -87,14 +89,14 @@ def report_files(files: Sequence[str | Path], out_dir: str | Path, *, model: str
 
     paths = output_paths(files, out_dir)
     if not force:
-        for json_path, html_path in paths.values():
-            for p in (json_path, html_path) if html else (json_path,):
+        for json_path, html_path, fhir_path in paths.values():
+            for p in (json_path, *((html_path,) if html else ()), *((fhir_path,) if fhir else ())):
                 if p.exists():
                     raise OutputExistsError(p)
     model_paths = resolve_model(model)
     narrator = Narrator(model_paths.stage1, model_paths.narrator, device=device)
     results = []
-    for f, (json_path, html_path) in paths.items():
+    for f, (json_path, html_path, fhir_path) in paths.items():
         result = FileReport(f)
         results.append(result)
         marks: list[tuple[str, float]] = []
@@ -120,6 +122,11 @@ def report_files(files: Sequence[str | Path], out_dir: str | Path, *, model: str
             with atomic_output(json_path, force=force) as tmp:
                 tmp.write_text(text + "\n", encoding="utf-8")
             result.json_path = json_path
+            if fhir:
+                from neuronarrator.report.fhir import write_fhir
+
+                write_fhir(document, fhir_path, force=force)
+                result.fhir_path = fhir_path
             if html:
                 from neuronarrator.report.html import render_html
 
