@@ -7,7 +7,12 @@ from typing import Any
 
 from neuronarrator.clinical.findings import Finding, Findings
 
-__all__ = ["ReportDocument", "sentence_links"]
+__all__ = ["MEASUREMENTS", "ReportDocument", "sentence_links"]
+
+#: Values measured on the signal that the report states beside the findings (``Findings.extras``): the
+#: PDR's amplitude (µV peak-to-peak above the 1/f background) and its peak over that background (dB), and
+#: the mean probability of the dominant state.
+MEASUREMENTS = ("pdr_amplitude_uv", "pdr_peak_to_background_db", "state_probability")
 
 
 @dataclass
@@ -16,6 +21,7 @@ class ReportDocument:
 
     ``sentences``: one entry per narrative sentence that asserts a finding: its character span and text,
     the indices (into ``findings.findings``) of the predicted findings it states, and their evidence.
+    ``measurements``: :data:`MEASUREMENTS` where known.
     ``faithfulness``: :attr:`~neuronarrator.clinical.faithfulness.FaithfulnessReport.counts` of the raw
     narrative (``before``) and of the repaired one (``after``).
     """
@@ -43,6 +49,7 @@ class ReportDocument:
             "recording": self.recording,
             **self.findings.to_dict(),
             "state_predicted": bool(self.findings.extras.get("state_predicted", False)),
+            "measurements": {k: self.findings.extras[k] for k in MEASUREMENTS if k in self.findings.extras},
             "narrative": narrative,
             "sentences": self.sentences,
             "faithfulness": self.faithfulness,

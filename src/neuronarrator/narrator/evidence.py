@@ -65,10 +65,12 @@ from neuronarrator.clinical.findings import (
     Evidence,
     Finding,
     Findings,
+    StateSpan,
 )
 from neuronarrator.io.channels import CANONICAL_19
 
-__all__ = ["SEGMENT_S", "SegmentPredictions", "aggregate_presence", "evidence_spans", "session_findings"]
+__all__ = ["SEGMENT_S", "SegmentPredictions", "aggregate_presence", "evidence_spans", "session_findings",
+           "state_epochs"]
 
 #: Segment length, seconds (2,000 samples at 200 Hz).
 SEGMENT_S = 10.0
@@ -238,7 +240,7 @@ def session_findings(preds: SegmentPredictions, *, threshold: float = 0.5, max_e
     state, extras = session_state(preds)
     if any(f.code == "pdr" for f in listed):
         extras.update(pdr_facts)
-    return Findings(findings=tuple(listed), state=state, extras=extras)
+    return Findings(findings=tuple(listed), state=state, state_timeline=state_epochs(preds), extras=extras)
 
 
 def session_state(preds: SegmentPredictions) -> tuple[str, dict]:
@@ -250,3 +252,18 @@ def session_state(preds: SegmentPredictions) -> tuple[str, dict]:
     k = int(mean.argmax())
     return STATES[k], {"state_predicted": True, "state_probability": round(float(mean[k]), 4),
                        "state_timeline": [STATES[int(i)] for i in probs.argmax(axis=1)]}  # fmt: skip
+
+
+def state_epochs(preds: SegmentPredictions, epoch_s: float = 30.0) -> tuple[StateSpan, ...]:
+    """The 30-s state timeline of DESIGN.md (a hypnogram's epochs): per epoch, the state of highest mean
+    probability over the segments that start in it; () without a state head."""
+    if preds.state is None or not len(preds.starts_s):
+        return ()
+    probs = np.asarray(preds.state, np.float64)
+    epoch = (np.asarray(preds.starts_s) // epoch_s).astype(int)
+    end_s = float(preds.starts_s[-1]) + SEGMENT_S
+    spans = []
+    for e in np.unique(epoch):
+        k = int(probs[epoch == e].mean(axis=0).argmax())
+        spans.append(StateSpan(float(e * epoch_s), float(min((e + 1) * epoch_s, end_s)), STATES[k]))
+    return tuple(spans)
