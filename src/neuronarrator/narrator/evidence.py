@@ -20,8 +20,9 @@ Side and regions
     probability-weighted votes: the segments' side (softmax) and region (sigmoid) probabilities averaged
     with the segments' presence probabilities as weights. A lateralized code takes the most probable of
     left/right/bilateral/midline (the schema needs one); a generalized code gets no side (it is generalized
-    by definition); any other code a side only when its vote reaches 0.5. Regions: those whose vote
-    reaches 0.5 (none for generalized codes).
+    by definition); a seizure a side only when its vote reaches 0.5; any other code none (the side head is
+    trained only where labels give a side: :data:`SIDED_CODES`). Regions, for the same lateralized and
+    sided codes only: those whose vote reaches 0.5.
 
 Evidence
     the segments where the finding is most probable: up to ``max_evidence`` segments at or above the
@@ -166,11 +167,20 @@ def _top_channels(relevance: np.ndarray, channels: tuple[str, ...], mask: np.nda
     return names[:n]
 
 
+#: Codes that carry a side without being lateralized by definition: a seizure is focal (left, right) or
+#: generalized. The side head is trained only where the labels give a side (corpus: the lateralized
+#: codes, seizures and the generalized ones), so for every other code (the PDR, sleep transients,
+#: artifacts) its output means nothing and no side is reported.
+SIDED_CODES = frozenset({"seizure"})
+
+
 def _side(code: str, vote: np.ndarray) -> str | None:
     if code in GENERALIZED_CODES:
         return None
     if code in LATERALIZED_CODES:
         return max(_LATERAL_SIDES, key=lambda s: vote[SIDES.index(s)])
+    if code not in SIDED_CODES:
+        return None
     best = int(np.argmax(vote))
     return SIDES[best] if vote[best] >= 0.5 else None
 
@@ -219,8 +229,8 @@ def session_findings(preds: SegmentPredictions, *, threshold: float = 0.5, max_e
         w = weights[:, j] / max(weights[:, j].sum(), 1e-12)
         side = _side(code, w @ preds.side[:, j, :])
         region_vote = w @ preds.regions[:, j, :]
-        regions = () if code in GENERALIZED_CODES else tuple(r for r, v in zip(REGIONS, region_vote, strict=True)
-                                                              if v >= 0.5)  # fmt: skip
+        located = code in LATERALIZED_CODES or code in SIDED_CODES  # the codes the region head is trained on
+        regions = tuple(r for r, v in zip(REGIONS, region_vote, strict=True) if v >= 0.5) if located else ()
         evidence, used = [], []
         for start, end, segs in evidence_spans(weights[:, j], preds.starts_s, threshold, max_evidence):
             rel = preds.relevance[segs, j, :].sum(axis=0)
