@@ -194,6 +194,23 @@ def export_model(
         stdout.print(f"{out / name}: {info['bytes'] / 1e6:.2f} MB, sha256 {info['sha256']}", markup=False)
 
 
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to bind; anything but loopback needs --token.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
+    model: Annotated[Path | None, typer.Option("--model", help="A model directory; default: the bundled model.",
+                                               show_default=False)] = None,  # fmt: skip
+    token: Annotated[str | None, typer.Option("--token", envvar="NEURONARRATOR_TOKEN", help="Access token every "
+                                              "request must carry (Authorization: Bearer, or ?token= on pages).",
+                                              show_default=False)] = None,  # fmt: skip
+    max_upload_mb: Annotated[float, typer.Option("--max-upload-mb", help="Largest upload accepted, MB.")] = 512.0,
+) -> None:
+    """The web app: upload a recording, follow its progress, read the report, scroll the EEG with the evidence
+    marked; a JSON API described by OpenAPI at /openapi.json. Uploads are deleted once read."""
+    from neuronarrator.serve import serve_main
+
+    serve_main(host=host, port=port, model=model, token=token, max_upload_mb=max_upload_mb)
+
+
 def _read_config(config: Path) -> dict:
     """A YAML (or JSON) config file as a mapping; TrainConfigError naming the file otherwise."""
     import yaml
@@ -479,6 +496,7 @@ COMMANDS = {
     "phantom": phantom,
     "label": label,
     "report": report,
+    "serve": serve,
     "train": train,
     "export-model": export_model,
     "evaluate": evaluate,
