@@ -28,7 +28,16 @@ demo: $(STAMP)
 	else echo "($(SHARED) not found: reporting the phantom only)"; fi; \
 	$(BIN)/neuronarrator report $$files --out demo-out --force
 
-test: $(STAMP)
+# Headless Chromium for tests/browser (the HTML report and the web app in a real browser): Debian's chromium
+# and chromium-driver. Without root or the Debian mirror the install fails with a message and those tests
+# skip, saying why.
+BROWSER := /usr/bin/chromedriver
+$(BROWSER):
+	-@(apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || \
+	  (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium chromium-driver >/dev/null 2>&1)) || \
+	  echo "could not install Debian's chromium and chromium-driver: tests/browser will be skipped"
+
+test: $(STAMP) $(BROWSER)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/python -m pytest -q
 

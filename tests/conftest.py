@@ -455,7 +455,7 @@ def one_torch_thread():
 @pytest.fixture(scope="session")
 def tiny_narrator(tmp_path_factory):
     """Tiny NeuroNarrator checkpoints trained here, once per test session: a stage 1 (6 steps) and a narrator
-    (6 steps, no stage 1) on 8 phantom sessions of 20 s; ``{"stage1", "narrator", "root"}``."""
+    (6 steps, on the stage-1 encoder) on 8 phantom sessions of 20 s; ``{"stage1", "narrator", "root"}``."""
     import torch
     import yaml
 

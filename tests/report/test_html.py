@@ -229,3 +229,10 @@ def test_report_figures_and_page_end_to_end(montage):
         if png is not None:
             assert png[:8] == PNG_SIGNATURE and _embedded(png) in page
     assert len(page) < 600_000
+
+
+def test_every_finding_code_has_a_plain_name() -> None:
+    from neuronarrator.clinical.findings import CODES
+    from neuronarrator.report.html import FINDING_NAMES
+
+    assert set(FINDING_NAMES) == set(CODES)

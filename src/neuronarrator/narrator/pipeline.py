@@ -414,7 +414,7 @@ def narrate_recording(path_or_signal: str | Path | SessionSignal, stage1_ckpt: s
 
     Stage 1 (``stage1_ckpt``) gives the findings (:func:`segment_predictions`, :func:`session_findings` at
     ``threshold``); the narrator (``narrator_ckpt``) writes the text, which
-    :func:`~neuronarrator.clinical.faithfulness.repair_narrative` then makes agree with the findings (see
+    :func:`~neuronarrator.clinical.repair.repair_narrative` then makes agree with the findings (see
     :class:`Narrator` for ``threshold``, ``confident``, ``seed`` and ``threads``). ``shuffle_segments``: the
     shuffled-EEG control (module docstring).
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import base64
 import html
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -346,7 +346,8 @@ def _img(png: Any, alt: str, esc: _Text) -> str:
     return f'<img src="data:image/png;base64,{data}" alt="{esc(alt)}">'
 
 
-def _figures(findings: list[dict[str, Any]], figures: Mapping[str, Any], esc: _Text) -> str:
+def _figures(findings: list[dict[str, Any]], figures: Mapping[str, Any], esc: _Text,
+             viewer_href: Callable[[float], str] | None = None) -> str:  # fmt: skip
     parts = ['<section id="figures"><h2>Figures</h2>']
     overview = [("spectrogram", "Whole-session spectrogram, with the state and the findings' evidence over "
                  "time."), ("topomaps", "Band-power scalp maps over the whole recording.")]  # fmt: skip
@@ -367,8 +368,10 @@ def _figures(findings: list[dict[str, Any]], figures: Mapping[str, Any], esc: _T
         image = _img(figures.get(f"evidence:{i}:{j}"), caption, esc)
         note = "" if image else (f'<p class="note">Page not drawn (at most {MAX_EVIDENCE_PAGES} EEG pages '
                                  "per report).</p>")  # fmt: skip
+        viewer = (f' <a class="viewer" href="{esc(viewer_href(float(a)))}">Open in the EEG viewer</a>'
+                  if viewer_href is not None else "")  # fmt: skip
         parts.append(f'<figure id="{evidence_id(i, j)}">{image}{note}<figcaption>{esc(caption)}; shaded: the '
-                     "span over the derivations of its channels.</figcaption></figure>")  # fmt: skip
+                     f"span over the derivations of its channels.{viewer}</figcaption></figure>")  # fmt: skip
     parts.append("</section>")
     return "".join(parts)
 
@@ -390,16 +393,17 @@ def _footer(document: Mapping[str, Any], esc: _Text) -> str:
 
 
 def render_html(document: Mapping[str, Any], figures: Mapping[str, bytes | None] | None = None, *,
-                title: str = "EEG report") -> str:  # fmt: skip
+                title: str = "EEG report", viewer_href: Callable[[float], str] | None = None) -> str:  # fmt: skip
     """The report page of a report document (``ReportDocument.to_dict()``; any key may be missing) with its
     ``figures`` (keys ``"spectrogram"``, ``"topomaps"``, ``"evidence:<finding index>:<span index>"``, PNG
-    bytes or None), as one self-contained HTML5 string (module docstring)."""
+    bytes or None), as one self-contained HTML5 string (module docstring). ``viewer_href(start_s)``: where
+    an EEG viewer shows the recording from ``start_s`` (the web app's); each evidence figure links there."""
     document = _mapping(document)
     figures = _mapping(figures)
     esc = _Text(_mapping(document.get("recording")))
     findings = _findings(document)
     body = (_header(document, esc, title) + _narrative(document, findings, esc)
-            + _findings_table(findings, esc) + _figures(findings, figures, esc)
+            + _findings_table(findings, esc) + _figures(findings, figures, esc, viewer_href)
             + _footer(document, esc))  # fmt: skip
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'

@@ -153,7 +153,7 @@ def create_app(model: str | Path | None = None, *, token: str | None = None, max
     if work_dir is not None:
         Path(work_dir).mkdir(parents=True, exist_ok=True)
     area = Path(tempfile.mkdtemp(prefix="neuronarrator-serve-", dir=work_dir))
-    store = JobStore(model_paths, area, max_jobs=max_jobs, max_kept_mb=max_kept_mb)
+    store = JobStore(model_paths, area, max_jobs=max_jobs, max_kept_mb=max_kept_mb, token=token)
     weakref.finalize(store, shutil.rmtree, str(area), True)  # should the app never shut down
 
     @asynccontextmanager

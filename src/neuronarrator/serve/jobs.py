@@ -37,6 +37,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlencode
 
 import numpy as np
 
@@ -131,8 +132,9 @@ class JobStore:
     """
 
     def __init__(self, model_paths: Any, work_area: Path, *, max_jobs: int = 32, max_kept_mb: float = 1024,
-                 narrator_factory: Any = None) -> None:  # fmt: skip
+                 narrator_factory: Any = None, token: str | None = None) -> None:  # fmt: skip
         self.model_paths = model_paths
+        self.token = token  # carried by the report page's links to the viewer
         self.work_area = Path(work_area)
         self.max_jobs = max(1, int(max_jobs))
         self.max_kept_bytes = int(max_kept_mb * 2**20)
@@ -266,7 +268,10 @@ class JobStore:
             with FIGURE_LOCK:
                 figures = report_figures(document, signal.data_uv, signal.channel_mask, signal.montage)
             job.stage = "rendering"
-            job.html = render_html(document, figures, title=f"EEG report: {job.filename}")
+            viewer = f"/jobs/{job.id}/viewer"
+            query = {"token": self.token} if self.token else {}
+            job.html = render_html(document, figures, title=f"EEG report: {job.filename}",
+                                   viewer_href=lambda s: viewer + "?" + urlencode({"start_s": f"{s:g}", **query}))  # fmt: skip
             job.data_uv = np.ascontiguousarray(signal.data_uv, dtype=np.float32)
             job.channel_mask = np.asarray(signal.channel_mask, bool)
             job.montage = signal.montage

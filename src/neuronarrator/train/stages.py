@@ -61,8 +61,8 @@ STAGES: dict[str, Callable[..., dict[str, Any]]] = {
     "narrator": _narrator,
 }
 
-#: The val metric :func:`train_all` reports for each stage (where the stage's ``val`` holds a number for it).
-#: The val number ``train all`` prints per stage; a dotted name reads into nested val dicts.
+#: The val number :func:`train_all` reports for each stage (where the stage's ``val`` holds one); a dotted
+#: name reads into nested val dicts.
 MAIN_METRIC = {"tokenizer": "l1", "session": "loss", "align": "text_top1", "stage1": "presence.macro_auroc",
                "narrator": "loss"}  # fmt: skip
 
