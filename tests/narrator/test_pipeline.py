@@ -199,6 +199,30 @@ def test_session_calibration_and_the_state_head_reach_the_findings():
     assert found.state == "n2" and found.extras["state_predicted"] is True
     assert found.extras["state_timeline"] == ["awake"] + ["n2"] * 5
     assert found.extras["state_probability"] == pytest.approx(0.7 * 5 / 6, abs=1e-4)  # rounded to 4 places
+    # the 30-s epochs: segments 0-2 average awake (1 + 0.3 + 0.3) / 3 = 0.53 against n2 0.47 -> awake
+    assert [(e.start_s, e.end_s, e.state) for e in found.state_timeline] == [(0.0, 30.0, "awake"),
+                                                                              (30.0, 60.0, "n2")]  # fmt: skip
+    state[0] = state[1]
+    assert [e.state for e in session_findings(preds).state_timeline] == ["n2", "n2"]
+
+
+def test_sparse_montage_leaves_spatial_findings_unassessed():
+    """Three rows (a polysomnogram): a lateralized or generalized finding is not listed but named as not
+    assessable, and the report document warns; a finding that needs no map (an artifact) is still listed."""
+    from neuronarrator.narrator import session_findings
+    from neuronarrator.narrator.document import ReportDocument
+
+    preds, j = _hand_built()
+    k = list(CODES).index("muscle_artifact")
+    preds.presence[2, k] = 0.95
+    assert session_findings(preds).codes == {"focal_epileptiform", "muscle_artifact"}
+    preds.channel_mask = np.zeros(19, bool)
+    preds.channel_mask[[7, 11, 16]] = True
+    found = session_findings(preds)
+    assert found.codes == {"muscle_artifact"} and "focal_epileptiform" in found.extras["not_assessable"]
+    doc = ReportDocument(found, "", "", [], {}, quality={"warnings": []}).to_dict()
+    assert "focal_epileptiform" in doc["quality"]["not_assessable"]
+    assert any("limited montage" in w for w in doc["quality"]["warnings"])
 
 
 def test_contiguous_evidence_merges_and_normal_codes_keep_impression_normal():

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from neuronarrator.clinical.findings import Finding, Findings
+from neuronarrator.narrator.evidence import MIN_ROWS_SPATIAL
 
 __all__ = ["MEASUREMENTS", "ReportDocument", "sentence_links"]
 
@@ -36,6 +37,16 @@ class ReportDocument:
     model: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
 
+    def _quality(self) -> dict[str, Any]:
+        """The recording's quality, with a warning when the montage left findings unassessable."""
+        codes = self.findings.extras.get("not_assessable")
+        if not codes:
+            return self.quality
+        quality = dict(self.quality)
+        quality["warnings"] = [*quality.get("warnings", []), _not_assessable_warning(list(codes))]
+        quality["not_assessable"] = list(codes)
+        return quality
+
     def to_dict(self) -> dict[str, Any]:
         from neuronarrator.clinical.label import analyze_report
 
@@ -53,10 +64,15 @@ class ReportDocument:
             "narrative": narrative,
             "sentences": self.sentences,
             "faithfulness": self.faithfulness,
-            "quality": self.quality,
+            "quality": self._quality(),
             "model": self.model,
             "provenance": self.provenance,
         }
+
+
+def _not_assessable_warning(codes: list[str]) -> str:
+    return (f"limited montage: fewer than {MIN_ROWS_SPATIAL} EEG rows, so generalized, lateralized and diffuse patterns "
+            f"cannot be assessed ({', '.join(codes)} not reported)")
 
 
 def sentence_links(text: str, predicted: Findings) -> list[dict[str, Any]]:

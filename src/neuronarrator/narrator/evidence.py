@@ -167,6 +167,14 @@ def _top_channels(relevance: np.ndarray, channels: tuple[str, ...], mask: np.nda
     return names[:n]
 
 
+#: Fewer present rows than this and the montage cannot show where a pattern is: a polysomnogram's two or
+#: three EEG derivations (Sleep-EDF: Fpz-Cz, Pz-Oz) or a heavily masked recording.
+MIN_ROWS_SPATIAL = 8
+#: Codes defined by where they are -- generalized (both hemispheres, front and back), lateralized (one
+#: hemisphere against the other) or diffuse -- which such a montage cannot establish; the report lists
+#: them as not assessable instead of guessing (a reader of a two-derivation PSG would not call
+#: "generalized spike-and-wave" either).
+SPATIAL_CODES = GENERALIZED_CODES | LATERALIZED_CODES | frozenset({"excess_beta"})
 #: Codes that carry a side without being lateralized by definition: a seizure is focal (left, right) or
 #: generalized. The side head is trained only where the labels give a side (corpus: the lateralized
 #: codes, seizures and the generalized ones), so for every other code (the PDR, sleep transients,
@@ -215,16 +223,20 @@ def session_findings(preds: SegmentPredictions, *, threshold: float = 0.5, max_e
     """The session's findings from its segment predictions (see the module docstring for each rule).
 
     Codes whose session probability reaches ``threshold`` are listed, with that probability; ``pdr_reactive``
-    is dropped when no ``pdr`` is listed (the schema makes reactivity a property of a listed PDR).
+    is dropped when no ``pdr`` is listed (the schema makes reactivity a property of a listed PDR). With
+    fewer than :data:`MIN_ROWS_SPATIAL` rows present the :data:`SPATIAL_CODES` are not listed but named in
+    ``extras["not_assessable"]``.
     """
     session = aggregate_presence(preds.presence)
     if preds.session_calibration is not None:
         session = preds.session_calibration.apply_probabilities(session[None, :])[0]
+    sparse = int(np.asarray(preds.channel_mask, bool).sum()) < MIN_ROWS_SPATIAL
+    not_assessable = [c for c in _CODES if sparse and c in SPATIAL_CODES]
     weights = np.asarray(preds.presence, np.float64)  # (n_seg, n_codes)
     listed: list[Finding] = []
     pdr_facts: dict[str, float] = {}
     for j, code in enumerate(_CODES):
-        if session[j] < threshold:
+        if session[j] < threshold or code in not_assessable:
             continue
         w = weights[:, j] / max(weights[:, j].sum(), 1e-12)
         side = _side(code, w @ preds.side[:, j, :])
@@ -250,6 +262,8 @@ def session_findings(preds: SegmentPredictions, *, threshold: float = 0.5, max_e
     state, extras = session_state(preds)
     if any(f.code == "pdr" for f in listed):
         extras.update(pdr_facts)
+    if not_assessable:
+        extras["not_assessable"] = not_assessable
     return Findings(findings=tuple(listed), state=state, state_timeline=state_epochs(preds), extras=extras)
 
 
