@@ -263,6 +263,8 @@ def test_pdr_gets_a_frequency_from_the_posterior_channels():
         assert weak.extras["pdr_amplitude_uv"] < 20 and weak.extras["pdr_peak_to_background_db"] < 10
     preds.data_uv = background  # no posterior peak above the 1/f background: the PDR is not claimed
     assert session_findings(preds).get("pdr") is None
+    preds.data_uv = background + 30 * np.sin(2 * np.pi * 3.7 * t)  # a delta-theta peak is no PDR (< 4 Hz)
+    assert session_findings(preds).get("pdr") is None
 
 
 def test_evidence_channels_are_10_20_names(checkpoints):

@@ -58,6 +58,7 @@ import numpy as np
 
 from neuronarrator.clinical.findings import (
     CODES,
+    FREQUENCY_RANGE_HZ,
     GENERALIZED_CODES,
     LATERALIZED_CODES,
     REGIONS,
@@ -211,8 +212,9 @@ def _pdr_estimate(preds: SegmentPredictions, segments: list[int]) -> tuple[float
     data = np.concatenate([preds.data_uv[:, i * n : (i + 1) * n] for i in segments], axis=1)
     pdr = posterior_dominant_rhythm(data, SFREQ_HZ, preds.channels, channels=posterior,
                                     channel_mask=preds.channel_mask)  # fmt: skip
-    if pdr.frequency_hz is None:
-        return None, {}
+    low, high = FREQUENCY_RANGE_HZ["pdr"]
+    if pdr.frequency_hz is None or not low <= pdr.frequency_hz <= high:
+        return None, {}  # no peak, or a peak no PDR has (a 3.8 Hz delta peak is slowing, not a PDR)
     facts = {"pdr_amplitude_uv": round(float(2.0 * np.sqrt(2.0) * np.sqrt(pdr.rhythm_power_uv2)), 1),
              "pdr_peak_to_background_db": round(float(pdr.peak_to_background_db), 2)}  # fmt: skip
     return pdr.frequency_hz, facts
