@@ -111,3 +111,21 @@ def test_report_refuses_colliding_names_and_a_missing_model(recordings, tmp_path
     assert main(["report", str(recordings["b"]), "--out", str(tmp_path / "r"), "--model", str(tmp_path)]) == 2
     assert "no stage1.pt or narrator.pt" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_an_internal_error_on_one_file_does_not_lose_the_others(model_dir, recordings, tmp_path, monkeypatch):
+    from neuronarrator.narrator import pipeline
+    from neuronarrator.report.batch import report_files
+
+    real = pipeline.Narrator.document
+
+    def flaky(self, signal, info=None, **kw):
+        if "normal" in str(signal.session_id):
+            raise RuntimeError("boom")
+        return real(self, signal, info, **kw)
+
+    monkeypatch.setattr(pipeline.Narrator, "document", flaky)
+    results = report_files([recordings["b"], recordings["a"]], tmp_path, model=model_dir, html=False)
+    assert [r.ok for r in results] == [False, True]
+    assert "internal error: RuntimeError: boom" in results[0].error and results[1].json_path.is_file()
+    assert not (tmp_path / "normal.report.json").exists()

@@ -10,12 +10,14 @@ is then read and harmonized, narrated, drawn and written. Outputs go to ``out_di
 - each file is written atomically (:func:`~neuronarrator.io.atomic.atomic_output`), the JSON first and the
   HTML last, so an interrupted run leaves whole files or none -- never a half-written one;
 - a file that cannot be read (corrupt, truncated, too short, not EEG...) is reported with its problem and
-  the others go on; the caller exits non-zero if any failed.
+  the others go on (an internal error on one file, too: it is named as such); the caller exits non-zero
+  if any failed.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,6 +142,11 @@ def report_files(files: Sequence[str | Path], out_dir: str | Path, *, model: str
         except (InputError, NeuroNarratorError) as error:
             result.error = str(error)
             log.info("%s: %s", f, error)
+        except Exception as error:  # noqa: BLE001 - a bug on one file must not lose the others' reports
+            if os.environ.get("NEURONARRATOR_DEBUG"):
+                raise
+            result.error = f"{f}: internal error: {type(error).__name__}: {error} (rerun with NEURONARRATOR_DEBUG=1)"
+            log.debug("%s: internal error", f, exc_info=True)
         finally:
             marks.append(("", time.perf_counter()))
             result.seconds = {a: round(t1 - t0, 3) for (a, t0), (_, t1) in zip(marks, marks[1:], strict=False)}
