@@ -177,6 +177,21 @@ def test_one_segment_finding_is_a_session_finding_with_its_evidence():
     )
 
 
+def test_evidence_channels_of_a_located_finding_lie_over_its_side_and_regions():
+    from neuronarrator.narrator import session_findings
+    from neuronarrator.narrator.evidence import located_electrodes
+
+    assert located_electrodes("right", ("temporal",)) == {"F8", "T8", "P8"}
+    assert located_electrodes("bilateral", ("temporal",)) == frozenset()
+    preds, j = _hand_built()
+    preds.relevance[4, j] = 0.0
+    preds.relevance[4, j, CANONICAL_19.index("O1")] = 5.0  # most relevant, but on the other side
+    preds.relevance[4, j, CANONICAL_19.index("P8")] = 0.5
+    assert session_findings(preds).get("focal_epileptiform").evidence[0].channels == ("P8",)
+    preds.relevance[4, j, CANONICAL_19.index("P8")] = 0.0  # nothing over the right temporal region: fall back
+    assert session_findings(preds).get("focal_epileptiform").evidence[0].channels == ("O1",)
+
+
 def test_session_calibration_and_the_state_head_reach_the_findings():
     from neuronarrator.models.calibration import Calibration
     from neuronarrator.narrator import session_findings

@@ -27,7 +27,10 @@ Side and regions
 Evidence
     the segments where the finding is most probable: up to ``max_evidence`` segments at or above the
     threshold (the most probable first), merged when contiguous, each with the ``n_channels`` channels of
-    highest positive relevance summed over its segments (see :func:`~neuronarrator.narrator.pipeline.
+    highest positive relevance summed over its segments -- for a finding with a side (left, right, midline),
+    among the electrodes over that side and its regions (:func:`located_electrodes`: the side and region
+    heads are accurate, gradient × input alone scatters over the head), unless none of them has positive
+    relevance (see :func:`~neuronarrator.narrator.pipeline.
     segment_predictions` for the relevance). Bipolar-only sessions name the electrodes of the most relevant
     derivations.
 
@@ -153,18 +156,33 @@ def evidence_spans(probs: np.ndarray, starts_s: np.ndarray, threshold: float, ma
     return spans
 
 
-def _top_channels(relevance: np.ndarray, channels: tuple[str, ...], mask: np.ndarray, n: int) -> list[str]:
-    """Names of the ``n`` rows of highest positive relevance (electrodes of derivations for bipolar)."""
+def located_electrodes(side: str | None, regions: tuple[str, ...]) -> frozenset[str]:
+    """The 10-20 electrodes over ``side`` (left/right/midline) and ``regions`` (all regions when none);
+    empty for any other side (bilateral, generalized, none)."""
+    from neuronarrator.clinical.location import ELECTRODE_REGIONS, electrode_side
+
+    if side not in ("left", "right", "midline"):
+        return frozenset()
+    return frozenset(c for c in CANONICAL_19 if electrode_side(c) == side
+                     and (not regions or set(ELECTRODE_REGIONS[c.upper()]) & set(regions)))  # fmt: skip
+
+
+def _top_channels(relevance: np.ndarray, channels: tuple[str, ...], mask: np.ndarray, n: int,
+                  within: frozenset[str] = frozenset()) -> list[str]:  # fmt: skip
+    """Names of the ``n`` rows of highest positive relevance (electrodes of derivations for bipolar); with
+    ``within``, only those electrodes, when any of them has positive relevance."""
     score = np.where(np.asarray(mask, bool), relevance, -np.inf)
     names: list[str] = []
     for row in np.argsort(-score, kind="stable"):
         if not np.isfinite(score[row]) or score[row] <= 0 or not channels[row]:
             break
         for name in channels[row].split("-"):  # "Fp1-F7" → Fp1, F7; an electrode stays itself
-            if name in CANONICAL_19 and name not in names:
+            if name in CANONICAL_19 and name not in names and (not within or name in within):
                 names.append(name)
         if len(names) >= n:
             break
+    if within and not names:
+        return _top_channels(relevance, channels, mask, n)
     return names[:n]
 
 
@@ -245,11 +263,12 @@ def session_findings(preds: SegmentPredictions, *, threshold: float = 0.5, max_e
         region_vote = w @ preds.regions[:, j, :]
         located = code in LATERALIZED_CODES or code in SIDED_CODES  # the codes the region head is trained on
         regions = tuple(r for r, v in zip(REGIONS, region_vote, strict=True) if v >= 0.5) if located else ()
+        located = located_electrodes(side, regions) if located else frozenset()
         evidence, used = [], []
         for start, end, segs in evidence_spans(weights[:, j], preds.starts_s, threshold, max_evidence):
             rel = preds.relevance[segs, j, :].sum(axis=0)
             evidence.append(Evidence(start, end, tuple(_top_channels(rel, preds.channels, preds.channel_mask,
-                                                                     n_channels))))  # fmt: skip
+                                                                     n_channels, located))))  # fmt: skip
             used.extend(segs)
         channels = tuple(dict.fromkeys(c for e in evidence for c in e.channels))
         freq = None
