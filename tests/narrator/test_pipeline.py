@@ -188,7 +188,9 @@ def test_evidence_channels_of_a_located_finding_lie_over_its_side_and_regions():
     preds.relevance[4, j, CANONICAL_19.index("O1")] = 5.0  # most relevant, but on the other side
     preds.relevance[4, j, CANONICAL_19.index("P8")] = 0.5
     assert session_findings(preds).get("focal_epileptiform").evidence[0].channels == ("P8",)
-    preds.relevance[4, j, CANONICAL_19.index("P8")] = 0.0  # nothing over the right temporal region: fall back
+    preds.relevance[4, j, CANONICAL_19.index("P8")] = -1.0  # none positive there: relevance only orders them
+    assert session_findings(preds).get("focal_epileptiform").evidence[0].channels == ("F8", "T8", "P8")
+    preds.channel_mask[[CANONICAL_19.index(c) for c in ("F8", "T8", "P8")]] = False  # none there: whole head
     assert session_findings(preds).get("focal_epileptiform").evidence[0].channels == ("O1",)
 
 

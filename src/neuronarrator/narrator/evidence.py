@@ -28,9 +28,9 @@ Evidence
     the segments where the finding is most probable: up to ``max_evidence`` segments at or above the
     threshold (the most probable first), merged when contiguous, each with the ``n_channels`` channels of
     highest positive relevance summed over its segments -- for a finding with a side (left, right, midline),
-    among the electrodes over that side and its regions (:func:`located_electrodes`: the side and region
-    heads are accurate, gradient × input alone scatters over the head), unless none of them has positive
-    relevance (see :func:`~neuronarrator.narrator.pipeline.
+    the electrodes over that side and its regions (:func:`located_electrodes`: the side and region heads
+    are accurate, gradient × input alone scatters over the head) in the order of their relevance (see
+    :func:`~neuronarrator.narrator.pipeline.
     segment_predictions` for the relevance). Bipolar-only sessions name the electrodes of the most relevant
     derivations.
 
@@ -168,13 +168,15 @@ def located_electrodes(side: str | None, regions: tuple[str, ...]) -> frozenset[
 
 
 def _top_channels(relevance: np.ndarray, channels: tuple[str, ...], mask: np.ndarray, n: int,
-                  within: frozenset[str] = frozenset()) -> list[str]:  # fmt: skip
-    """Names of the ``n`` rows of highest positive relevance (electrodes of derivations for bipolar); with
-    ``within``, only those electrodes, when any of them has positive relevance."""
+                  within: frozenset[str] = frozenset(), any_sign: bool = False) -> list[str]:  # fmt: skip
+    """Names of the ``n`` rows of highest positive relevance (electrodes of derivations for bipolar). With
+    ``within``: only those electrodes -- the ones with positive relevance, else (the finding's side and
+    regions say where it is; relevance only orders them) the most relevant of them whatever the sign, else
+    (none present) the whole head's."""
     score = np.where(np.asarray(mask, bool), relevance, -np.inf)
     names: list[str] = []
     for row in np.argsort(-score, kind="stable"):
-        if not np.isfinite(score[row]) or score[row] <= 0 or not channels[row]:
+        if not np.isfinite(score[row]) or not channels[row] or (score[row] <= 0 and not any_sign):
             break
         for name in channels[row].split("-"):  # "Fp1-F7" → Fp1, F7; an electrode stays itself
             if name in CANONICAL_19 and name not in names and (not within or name in within):
@@ -182,6 +184,8 @@ def _top_channels(relevance: np.ndarray, channels: tuple[str, ...], mask: np.nda
         if len(names) >= n:
             break
     if within and not names:
+        if not any_sign:
+            return _top_channels(relevance, channels, mask, n, within, any_sign=True)
         return _top_channels(relevance, channels, mask, n)
     return names[:n]
 
