@@ -192,6 +192,16 @@ def test_evidence_channels_of_a_located_finding_lie_over_its_side_and_regions():
     assert session_findings(preds).get("focal_epileptiform").evidence[0].channels == ("F8", "T8", "P8")
     preds.channel_mask[[CANONICAL_19.index(c) for c in ("F8", "T8", "P8")]] = False  # none there: whole head
     assert session_findings(preds).get("focal_epileptiform").evidence[0].channels == ("O1",)
+    # a PDR is named where a PDR is (posterior), however the relevance scatters
+    k = list(CODES).index("pdr")
+    preds.presence[:, k] = 0.9
+    preds.relevance[:, k] = 0.0
+    preds.relevance[:, k, CANONICAL_19.index("F3")] = 3.0
+    preds.relevance[:, k, CANONICAL_19.index("O2")] = 1.0
+    preds.data_uv = 30 * np.sin(2 * np.pi * 10.0 * np.arange(12000) / 200.0) * np.ones((19, 1))
+    preds.data_uv = preds.data_uv + np.random.default_rng(0).normal(0, 3, preds.data_uv.shape)
+    pdr = session_findings(preds).get("pdr")
+    assert pdr is not None and pdr.evidence[0].channels[0] == "O2" and "F3" not in pdr.channels
 
 
 def test_session_calibration_and_the_state_head_reach_the_findings():

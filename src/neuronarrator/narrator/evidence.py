@@ -29,7 +29,8 @@ Evidence
     threshold (the most probable first), merged when contiguous, each with the ``n_channels`` channels of
     highest positive relevance summed over its segments -- for a finding with a side (left, right, midline),
     the electrodes over that side and its regions (:func:`located_electrodes`: the side and region heads
-    are accurate, gradient × input alone scatters over the head) in the order of their relevance (see
+    are accurate, gradient × input alone scatters over the head) in the order of their relevance; for the
+    normal patterns and eye artifacts, among their typical electrodes (:data:`TYPICAL_ELECTRODES`) (see
     :func:`~neuronarrator.narrator.pipeline.
     segment_predictions` for the relevance). Bipolar-only sessions name the electrodes of the most relevant
     derivations.
@@ -198,6 +199,17 @@ MIN_ROWS_SPATIAL = 8
 #: them as not assessable instead of guessing (a reader of a two-derivation PSG would not call
 #: "generalized spike-and-wave" either).
 SPATIAL_CODES = GENERALIZED_CODES | LATERALIZED_CODES | frozenset({"excess_beta"})
+#: Where the normal patterns and the eye artifacts are seen, by definition (ACNS 2021; Niedermeyer): the
+#: evidence of these codes names electrodes among these, as a reader would ("alpha over O1/O2").
+TYPICAL_ELECTRODES: dict[str, frozenset[str]] = {
+    "pdr": frozenset({"O1", "O2", "P3", "P4", "Pz", "P7", "P8"}),
+    "pdr_reactive": frozenset({"O1", "O2", "P3", "P4", "Pz", "P7", "P8"}),
+    "sleep_spindles": frozenset({"F3", "Fz", "F4", "C3", "Cz", "C4"}),
+    "vertex_waves": frozenset({"Fz", "Cz", "Pz", "C3", "C4"}),
+    "k_complexes": frozenset({"Fz", "Cz", "F3", "F4", "C3", "C4"}),
+    "eye_blink_artifact": frozenset({"Fp1", "Fp2", "F3", "Fz", "F4"}),
+    "eye_movement_artifact": frozenset({"F7", "F8", "Fp1", "Fp2"}),
+}
 #: Codes that carry a side without being lateralized by definition: a seizure is focal (left, right) or
 #: generalized. The side head is trained only where the labels give a side (corpus: the lateralized
 #: codes, seizures and the generalized ones), so for every other code (the PDR, sleep transients,
@@ -267,7 +279,7 @@ def session_findings(preds: SegmentPredictions, *, threshold: float = 0.5, max_e
         region_vote = w @ preds.regions[:, j, :]
         located = code in LATERALIZED_CODES or code in SIDED_CODES  # the codes the region head is trained on
         regions = tuple(r for r, v in zip(REGIONS, region_vote, strict=True) if v >= 0.5) if located else ()
-        located = located_electrodes(side, regions) if located else frozenset()
+        located = located_electrodes(side, regions) if located else TYPICAL_ELECTRODES.get(code, frozenset())
         evidence, used = [], []
         for start, end, segs in evidence_spans(weights[:, j], preds.starts_s, threshold, max_evidence):
             rel = preds.relevance[segs, j, :].sum(axis=0)
