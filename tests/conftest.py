@@ -486,3 +486,14 @@ def tiny_narrator(tmp_path_factory):
     finally:
         torch.set_num_threads(threads)
     return {"stage1": s1, "narrator": narrator, "root": root}
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tiny_narrator, tmp_path_factory):
+    """:func:`tiny_narrator`'s checkpoints exported as a model directory (what ``--model`` takes)."""
+    from neuronarrator.narrator.bundled import export_model
+
+    out = tmp_path_factory.mktemp("tiny_model") / "tiny-model"
+    export_model(tiny_narrator["stage1"], tiny_narrator["narrator"], out,
+                 card={"name": "tiny-test", "corpus": "phantom?sessions=8", "seed": 0})  # fmt: skip
+    return out

@@ -31,14 +31,8 @@ SHOTS = os.environ.get("NEURONARRATOR_SCREENSHOT_DIR")
 
 
 @pytest.fixture(scope="module")
-def model_dir(tiny_narrator, tmp_path_factory):
-    if SHOTS:
-        return None  # the bundled model
-    from neuronarrator.narrator.bundled import export_model
-
-    out = tmp_path_factory.mktemp("browser") / "model"
-    export_model(tiny_narrator["stage1"], tiny_narrator["narrator"], out, card={"name": "tiny-test"})
-    return out
+def model_dir(request):
+    return None if SHOTS else request.getfixturevalue("tiny_model_dir")  # SHOTS: the bundled model
 
 
 @pytest.fixture(scope="module")

@@ -14,12 +14,8 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def model_dir(tiny_narrator, tmp_path_factory):
-    out = tmp_path_factory.mktemp("model") / "tiny-model"
-    card = export_model(tiny_narrator["stage1"], tiny_narrator["narrator"], out,
-                        card={"name": "tiny-test", "corpus": "phantom?sessions=8", "seed": 0})  # fmt: skip
-    assert set(card["files"]) == {"stage1.pt", "narrator.pt"}
-    return out
+def model_dir(tiny_model_dir):
+    return tiny_model_dir
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +34,7 @@ def test_exported_model_is_slim_and_loads_from_its_own_folder(model_dir, tiny_na
     import torch
 
     paths = resolve_model(model_dir)
-    assert paths.name == "tiny-test" and not paths.bundled
+    assert paths.name == "tiny-test" and not paths.bundled and set(paths.card["files"]) == {"stage1.pt", "narrator.pt"}
     slim = torch.load(paths.narrator, weights_only=True)
     assert set(slim) == {"model", "config", "manifest"}  # no optimizer state, no RNG
     assert slim["manifest"]["tokenizer"] == "narrator.pt.tokenizer"

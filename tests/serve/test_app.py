@@ -10,7 +10,6 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from neuronarrator.narrator.bundled import export_model
 from neuronarrator.serve import ServeError, create_app, serve_main
 from neuronarrator.serve.jobs import Job, JobStore, safe_filename
 
@@ -21,10 +20,8 @@ TOKEN = "s3cret-token-for-tests"
 
 
 @pytest.fixture(scope="module")
-def model_dir(tiny_narrator, tmp_path_factory):
-    out = tmp_path_factory.mktemp("serve-model") / "tiny-model"
-    export_model(tiny_narrator["stage1"], tiny_narrator["narrator"], out, card={"name": "tiny-test"})
-    return out
+def model_dir(tiny_model_dir):
+    return tiny_model_dir
 
 
 @pytest.fixture(scope="module")

@@ -101,7 +101,8 @@ def _span_text(start_s: float, end_s: float) -> str:
     return f"{_clock(start_s)}–{_clock(end_s)}"
 
 
-def _number(value: Any) -> float | None:
+def finite_number(value: Any) -> float | None:
+    """``value`` as a finite float, or None (missing, not a number, NaN, infinite)."""
     try:
         out = float(value)
     except (TypeError, ValueError):
@@ -141,7 +142,7 @@ def _spans(finding: Mapping[str, Any]) -> list[tuple[int, float, float, list[str
     for j, e in enumerate(_seq(finding.get("evidence"))):
         if not isinstance(e, Mapping):
             continue
-        start, end = _number(e.get("start_s")), _number(e.get("end_s"))
+        start, end = finite_number(e.get("start_s")), finite_number(e.get("end_s"))
         if start is not None and end is not None and end > start:
             out.append((j, start, end, _strings(e.get("channels"))))
     return out
@@ -186,10 +187,10 @@ def _header(document: Mapping[str, Any], esc: _Text, title: str) -> str:
     quality = _mapping(document.get("quality"))
     name = _base_name(rec.get("file")) or _base_name(rec.get("session_id")) or "(unnamed recording)"
     rows = [("Recording", f"<code>{html.escape(name)}</code>")]  # the base name as it is
-    duration = _number(rec.get("duration_s"))
+    duration = finite_number(rec.get("duration_s"))
     if duration is not None:
         rows.append(("Duration", f"{esc(_clock(duration))} ({duration:.0f} s)"))
-    sfreq = _number(rec.get("sfreq_hz"))
+    sfreq = finite_number(rec.get("sfreq_hz"))
     if sfreq is not None:
         rows.append(("Sampling rate", f"{sfreq:g} Hz as recorded; analysed at {_SFREQ_HZ:g} Hz"))
     if rec.get("montage"):
@@ -208,7 +209,7 @@ def _header(document: Mapping[str, Any], esc: _Text, title: str) -> str:
         rows.append(("State", esc(f"{document['state']}{assumed}")))
     if document.get("impression"):
         rows.append(("Impression", f"<strong>{esc(document['impression'])}</strong>"))
-    usable = _number(quality.get("usable_fraction"))
+    usable = finite_number(quality.get("usable_fraction"))
     if usable is not None:
         rows.append(("Usable signal", f"{100 * usable:.0f} %"))
     if "bad_channels" in quality:
@@ -232,7 +233,7 @@ def _targets(sentence: Mapping[str, Any], findings: list[dict[str, Any]]) -> lis
     if not indices:
         for e in _seq(sentence.get("evidence")):
             e = _mapping(e)
-            key = (_number(e.get("start_s")), _number(e.get("end_s")))
+            key = (finite_number(e.get("start_s")), finite_number(e.get("end_s")))
             out += [(evidence_id(i, j), _span_text(a, b)) for i, s in spans.items() for j, a, b, _ in s
                     if (a, b) == key]  # fmt: skip
     return list(dict.fromkeys(out))
@@ -315,8 +316,8 @@ def _findings_table(findings: list[dict[str, Any]], esc: _Text) -> str:
     rows = []
     for i, f in enumerate(findings):
         code = str(f.get("code") or "")
-        p = _number(f.get("probability"))
-        freq = _number(f.get("frequency_hz"))
+        p = finite_number(f.get("probability"))
+        freq = finite_number(f.get("frequency_hz"))
         evidence = [f'<li><a href="#{evidence_id(i, j)}">{esc(_span_text(a, b))}</a>'
                     + (f" {esc(', '.join(ch))}" if ch else "") + "</li>"
                     for j, a, b, ch in _spans(f)]  # fmt: skip
@@ -381,7 +382,7 @@ def _footer(document: Mapping[str, Any], esc: _Text) -> str:
     items = [f"Model: {esc(model.get('name') or 'unknown')}"]
     items += [f"{esc(k.replace('_', ' '))}: <code>{esc(v)}</code>" for k, v in model.items()
               if str(k).endswith("sha256") and v]  # fmt: skip
-    threshold = _number(_mapping(document.get("provenance")).get("threshold"))
+    threshold = finite_number(_mapping(document.get("provenance")).get("threshold"))
     if threshold is not None:
         items.append(f"findings listed at probability ≥ {100 * threshold:.0f} %")
     after = _mapping(_mapping(document.get("faithfulness")).get("after"))
@@ -439,7 +440,7 @@ def report_figures(document: Mapping[str, Any], data_uv: np.ndarray, channel_mas
         spans = _spans(f)
         if spans:
             finding_spans.setdefault(str(f.get("code") or "?"), []).extend((a, b) for _, a, b, _ in spans)
-    timeline = [{"start_s": _number(s.get("start_s")), "end_s": _number(s.get("end_s")),
+    timeline = [{"start_s": finite_number(s.get("start_s")), "end_s": finite_number(s.get("end_s")),
                  "state": str(s.get("state"))}
                 for s in _seq(document.get("state_timeline")) if isinstance(s, Mapping)]  # fmt: skip
     timeline = [s for s in timeline if s["start_s"] is not None and s["end_s"] is not None]

@@ -9,12 +9,11 @@ and links to the report; the other pages have no script.
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
-from neuronarrator.report.html import DISCLAIMER, finding_name
+from neuronarrator.report.html import DISCLAIMER, finding_name, finite_number
 
 __all__ = ["PAGE_S", "evidence_spans", "link", "message_page", "page_start", "report_page", "upload_page",
            "viewer_page"]  # fmt: skip
@@ -122,12 +121,6 @@ def report_page(report_html: str, job_id: str, *, token: str | None = None) -> s
     return head + sep + nav + rest if sep else nav + report_html
 
 
-def _number(value: Any) -> float | None:
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return None
-    return out if math.isfinite(out) else None
 
 
 def page_start(start_s: float, end_s: float, duration_s: float, page_s: float = PAGE_S) -> float:
@@ -145,7 +138,7 @@ def evidence_spans(document: Mapping[str, Any]) -> list[dict[str, Any]]:
         for span in finding.get("evidence") or []:
             if not isinstance(span, Mapping):
                 continue
-            a, b = _number(span.get("start_s")), _number(span.get("end_s"))
+            a, b = finite_number(span.get("start_s")), finite_number(span.get("end_s"))
             if a is None or b is None or b <= a:
                 continue
             channels = span.get("channels") or []
