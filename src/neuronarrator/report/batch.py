@@ -7,8 +7,9 @@ is then read and harmonized, narrated, drawn and written. Outputs go to ``out_di
 - every output path is checked *before* any work: an existing file without ``force`` stops the run with
   nothing written (nothing a user has is overwritten unasked), and two inputs that would write the same
   output (``a/x.edf`` and ``b/x.edf``) are refused;
-- each file is written atomically (:func:`~neuronarrator.io.atomic.atomic_output`), the JSON first and the
-  HTML last, so an interrupted run leaves whole files or none -- never a half-written one;
+- every output of an input is made in memory first, then each file is written atomically
+  (:func:`~neuronarrator.io.atomic.atomic_output`), so a failure leaves none of that input's files and an
+  interrupted run whole files or none -- never a half-written one;
 - a file that cannot be read (corrupt, truncated, too short, not EEG...) is reported with its problem and
   the others go on (an internal error on one file, too: it is named as such); the caller exits non-zero
   if any failed.
@@ -119,23 +120,22 @@ def report_files(files: Sequence[str | Path], out_dir: str | Path, *, model: str
                 from neuronarrator.report.html import report_figures
 
                 figures = report_figures(document, signal.data_uv, signal.channel_mask, signal.montage)
-            stage("writing")
-            text = dumps(document)
-            with atomic_output(json_path, force=force) as tmp:
-                tmp.write_text(text + "\n", encoding="utf-8")
-            result.json_path = json_path
+            stage("writing")  # everything made in memory first: a failure leaves no file of this input
+            outputs = {json_path: dumps(document) + "\n"}
             if fhir:
-                from neuronarrator.report.fhir import write_fhir
+                from neuronarrator.report.fhir import to_fhir_bundle
 
-                write_fhir(document, fhir_path, force=force)
-                result.fhir_path = fhir_path
+                outputs[fhir_path] = dumps(to_fhir_bundle(document)) + "\n"
             if html:
                 from neuronarrator.report.html import render_html
 
-                page = render_html(document, figures)
-                with atomic_output(html_path, force=force) as tmp:
-                    tmp.write_text(page, encoding="utf-8")
-                result.html_path = html_path
+                outputs[html_path] = render_html(document, figures)
+            for path, text in outputs.items():
+                with atomic_output(path, force=force) as tmp:
+                    tmp.write_text(text, encoding="utf-8")
+            result.json_path = json_path
+            result.fhir_path = fhir_path if fhir else None
+            result.html_path = html_path if html else None
             result.document = document
         except OutputExistsError:
             raise
