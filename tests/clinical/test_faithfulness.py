@@ -8,6 +8,7 @@ import pytest
 from neuronarrator.clinical.faithfulness import (
     FREQUENCY_TOLERANCE_HZ,
     check_narrative,
+    regions_compatible,
     sides_compatible,
 )
 from neuronarrator.clinical.findings import Finding, Findings
@@ -404,3 +405,21 @@ def test_an_empty_impression_section_is_filled_from_the_findings():
     body = fixed.split("IMPRESSION:")[1].split("CLINICAL CORRELATION:")[0]
     assert body.strip() and body.endswith("\n\n")
     assert fixed.startswith(text.split("\n\nIMPRESSION:")[0])  # the description is kept
+
+
+def test_a_wrong_region_is_not_supported_and_is_repaired():
+    """"Right frontal slowing" for a predicted right temporal slowing states another finding: the text's
+    finding is unsupported, the predicted one omitted, and the repair re-renders it with its region."""
+    assert regions_compatible("focal_slowing", ("frontal", "temporal"), ("temporal",))
+    assert not regions_compatible("focal_slowing", ("frontal",), ("temporal",))
+    assert regions_compatible("focal_slowing", (), ("temporal",)) and regions_compatible("pdr", ("occipital",), ())
+    text = ("DESCRIPTION OF THE RECORD: The posterior dominant rhythm is 9.5 Hz. There is intermittent right "
+            "frontal slowing. Muscle artifact is seen.\n\nIMPRESSION: Abnormal EEG due to right frontal slowing.\n\n"
+            "CLINICAL CORRELATION: Right frontal slowing suggests focal dysfunction in the right frontal region.")
+    report = check_narrative(text, F)
+    kinds = {(i.kind, i.code) for i in report.issues}
+    assert ("unsupported", "focal_slowing") in kinds and ("omitted", "focal_slowing") in kinds
+    fixed, _, after = repair_narrative(text, F, rng=0)
+    assert after.ok and "frontal" not in fixed
+    slowing = analyze_report(fixed).findings.get("focal_slowing")
+    assert slowing.side == "right" and slowing.regions == ("temporal",)

@@ -47,7 +47,9 @@ otherwise two sides are compatible when equal, when either is unknown (``None``:
 prediction makes no claim about the side), or when they are ``bilateral`` and ``generalized`` (the same
 claim for a seizure or an artifact). ``left`` against ``right``, and ``left``/``right`` against
 ``bilateral``, are not compatible: a lateralized claim is a different finding from a bilateral one.
-Regions and certainty class are not compared (see the module's limits below).
+Regions (:func:`regions_compatible`, lateralized codes only): a text naming regions must share one with the
+prediction's ("right temporal slowing" does not support, nor state, a predicted right frontal slowing).
+Certainty class is not compared (see the module's limits below).
 
 Repair (:func:`~neuronarrator.clinical.repair.repair_narrative`) rewrites sections instead of re-decoding: it deletes the sentences
 that carry only unsupported findings, and re-renders the description and/or impression section from the
@@ -61,8 +63,8 @@ that the new text reads back right, and is not deterministic; the renderer's tex
 what it was given (its round-trip test), so the repaired report is consistent by construction, and a
 caller that has the model can still re-decode first and use this as the fallback.
 
-Limits: regions and certainty of a finding are not checked (a "possible" statement of a confident finding
-passes); a frequency tolerance of 1 Hz is coarse for sub-2 Hz periodic discharges; the clinical correlation
+Limits: the certainty of a finding is not checked (a "possible" statement of a confident finding passes),
+and regions only for overlap (a text naming more regions than predicted passes); a frequency tolerance of 1 Hz is coarse for sub-2 Hz periodic discharges; the clinical correlation
 is checked only for the findings the labeler reads there and the claims of :data:`_CORRELATION_CLAIMS`
 (keyword rules with a sentence-wide negation test: other interpretations, such as a medication effect, and
 a claim in a sentence that also negates something else pass unchecked), and a correlation that is merely
@@ -75,7 +77,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from neuronarrator.clinical.findings import GENERALIZED_CODES, Finding, Findings
+from neuronarrator.clinical.findings import GENERALIZED_CODES, LATERALIZED_CODES, Finding, Findings
 from neuronarrator.clinical.label import _STAGES, LabelResult, _read_state, analyze_report, state_words
 from neuronarrator.clinical.mentions import SentenceRead, read_section
 from neuronarrator.clinical.text import (
@@ -83,7 +85,8 @@ from neuronarrator.clinical.text import (
     Section,
 )
 
-__all__ = ["FREQUENCY_TOLERANCE_HZ", "KINDS", "FaithfulnessReport", "Issue", "check_narrative", "sides_compatible"]
+__all__ = ["FREQUENCY_TOLERANCE_HZ", "KINDS", "FaithfulnessReport", "Issue", "check_narrative", "regions_compatible",
+           "sides_compatible"]
 
 KINDS = ("unsupported", "omitted", "contradiction")
 Span = tuple[int, int]
@@ -199,8 +202,19 @@ def sides_compatible(code: str, text_side: str | None, predicted_side: str | Non
     return text_side == predicted_side or {text_side, predicted_side} == {"bilateral", "generalized"}
 
 
+def regions_compatible(code: str, text_regions: tuple[str, ...], predicted_regions: tuple[str, ...]) -> bool:
+    """Whether a text's regions for ``code`` can describe a predicted finding's: always for a code without
+    a location of its own (not lateralized: the PDR, generalized codes, artifacts), or where either names
+    none (a hemispheric claim, or no claim); otherwise they must share a region ("right temporal" does not
+    describe a right frontal finding; "right fronto-temporal" does)."""
+    if code not in LATERALIZED_CODES or not text_regions or not predicted_regions:
+        return True
+    return bool(set(text_regions) & set(predicted_regions))
+
+
 def _matches(text_f: Finding, pred_f: Finding) -> bool:
-    return text_f.code == pred_f.code and sides_compatible(text_f.code, text_f.side, pred_f.side)
+    return (text_f.code == pred_f.code and sides_compatible(text_f.code, text_f.side, pred_f.side)
+            and regions_compatible(text_f.code, text_f.regions, pred_f.regions))  # fmt: skip
 
 
 def check_narrative(
@@ -346,7 +360,8 @@ def _correlation_issues(
                 for h in read.hits
                 if h.code is not None and not h.negated and not h.note
                 and not _INTERPRETIVE.search(said[h.start : h.end])
-                and not any(_matches_side(h.code, h.side, p) for p in backing)
+                and not any(_matches_side(h.code, h.side, p) and regions_compatible(h.code, h.regions, p.regions)
+                            for p in backing)
             ]  # fmt: skip
             negated = bool(_NEGATION.search(said))
             for claim, pattern, needs, negatable in _CORRELATION_CLAIMS:

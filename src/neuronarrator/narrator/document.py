@@ -76,16 +76,17 @@ def _not_assessable_warning(codes: list[str]) -> str:
 
 
 def sentence_links(text: str, predicted: Findings) -> list[dict[str, Any]]:
-    """Each sentence that asserts a finding, with the predicted findings (same code, compatible side) it
-    states and their evidence; spans from the labeler (``analyze_report(text).sources_of``)."""
-    from neuronarrator.clinical.faithfulness import sides_compatible
+    """Each sentence that asserts a finding, with the predicted findings (same code, compatible side and
+    regions) it states and their evidence; spans from the labeler (``analyze_report(text).sources_of``)."""
+    from neuronarrator.clinical.faithfulness import regions_compatible, sides_compatible
     from neuronarrator.clinical.label import analyze_report
 
     result = analyze_report(text)
     by_span: dict[tuple[int, int], list[int]] = {}
     for f in result.findings.findings:
         matches = [i for i, p in enumerate(predicted.findings)
-                   if p.code == f.code and sides_compatible(f.code, f.side, p.side)]  # fmt: skip
+                   if p.code == f.code and sides_compatible(f.code, f.side, p.side)
+                   and regions_compatible(f.code, f.regions, p.regions)]  # fmt: skip
         for span in result.sources_of(f):
             by_span.setdefault(tuple(span), [])
             by_span[tuple(span)].extend(i for i in matches if i not in by_span[tuple(span)])
