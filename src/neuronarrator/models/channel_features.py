@@ -95,8 +95,9 @@ def _transient_train(abs_d: torch.Tensor, level: torch.Tensor, n: int) -> torch.
 
 
 def _delta_at_20hz(x: torch.Tensor, sfreq_hz: float) -> torch.Tensor:
-    """The 0.5-4 Hz part of x (..., T) resampled to 20 Hz (..., T // 10): the band-limited spectrum's first
-    bins transformed back on a 10x coarser grid (exact for a signal with nothing above 10 Hz)."""
+    """The 0.5-4 Hz part of x (..., T) at a tenth of the rate (20 Hz at 200 Hz; (..., T // 10)): the
+    band-limited spectrum's first bins transformed back on a 10x coarser grid (exact: nothing is left
+    above 4 Hz, well below the new Nyquist)."""
     t = x.shape[-1]
     t_out = t // 10
     spectrum = torch.fft.rfft(x)[..., : t_out // 2 + 1]
@@ -188,7 +189,8 @@ def channel_features(
     kurtosis = torch.log10((x**4).mean(-1) / (var**2).clamp_min(1e-6) + 1e-3)
     periodicity = _autocorr_max(_transient_train(abs_d, level, n_bin), round(0.3 / _BIN_S), round(2.0 / _BIN_S))
     spiky_rel, length_rel = _minus_present_median(spikiness, mask), _minus_present_median(line_length, mask)
-    rhythmicity = _autocorr_max(_delta_at_20hz(x, sfreq_hz), round(0.3 * 20), round(1.2 * 20))
+    coarse_hz = sfreq_hz / 10.0  # the rate of _delta_at_20hz's output (20 Hz at the harmonized 200 Hz)
+    rhythmicity = _autocorr_max(_delta_at_20hz(x, sfreq_hz), round(0.3 * coarse_hz), round(1.2 * coarse_hz))
     peak, wide = (freqs >= 0.8) & (freqs < 3.0), (freqs >= 0.5) & (freqs < 6.0)
     prominence = torch.log10(spec[..., peak].amax(-1) / spec[..., wide].mean(-1).clamp_min(1e-6) + 1e-3)
     near, far = _step_persistence(x, d, sfreq_hz)
