@@ -257,7 +257,14 @@ def test_openapi_documents_the_json_api(served):
         post["responses"]
     )
     assert {"JobCreated", "JobStatus", "ErrorDetail", "Health"} <= set(schema["components"]["schemas"])
-    assert client.get("/docs").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "cdn." not in docs.text  # works offline: its files are served here
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        assert f"/docs-assets/{asset}" in docs.text
+        got = client.get(f"/docs-assets/{asset}")
+        assert got.status_code == 200 and len(got.content) > 10_000
+    assert client.get("/docs-assets/index.html").status_code == 404
+    assert client.get("/docs-assets/..%2F..%2Fswagger_ui_bundle%2F__init__.py").status_code == 404
     assert json.loads(client.get("/openapi.json").text)["info"]["title"] == "neuronarrator"
 
 

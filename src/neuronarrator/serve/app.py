@@ -43,7 +43,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -330,10 +330,28 @@ def create_app(model: str | Path | None = None, *, token: str | None = None, max
     @router.get("/docs", include_in_schema=False)
     def docs(request: Request) -> HTMLResponse:
         url = html.unescape(pages.link("/openapi.json", page_token(request)))
-        return get_swagger_ui_html(openapi_url=url, title="neuronarrator API")
+        return get_swagger_ui_html(openapi_url=url, title="neuronarrator API",
+                                   swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-assets/swagger-ui.css",
+                                   swagger_favicon_url="/docs-assets/favicon-32x32.png")  # fmt: skip
+
+    @app.get("/docs-assets/{name}", include_in_schema=False)
+    def docs_asset(name: str) -> Response:
+        """Swagger UI's own files, from the swagger-ui-bundle package (FastAPI's default fetches them from
+        a CDN, which an offline machine cannot reach): three fixed names, nothing else is served."""
+        if name not in _DOCS_ASSETS:
+            raise HTTPException(404, "no such file")
+        from swagger_ui_bundle import swagger_ui_path
+
+        return FileResponse(Path(swagger_ui_path) / name, media_type=_DOCS_ASSETS[name])
 
     app.include_router(router)
     return app
+
+
+#: The Swagger UI files /docs needs: name → media type (public static files, like /healthz needing no token).
+_DOCS_ASSETS = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css",
+                "favicon-32x32.png": "image/png"}  # fmt: skip
 
 
 def _version() -> str:
