@@ -266,7 +266,6 @@ def evaluate(
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing outputs.")] = False,
 ) -> None:
     """Run a benchmark suite (clef: frozen embeddings; narrator: generated reports) and write its tables."""
-
     from neuronarrator.io.atomic import atomic_output
     from neuronarrator.io.errors import OutputExistsError
     from neuronarrator.io.json_output import dumps
