@@ -56,8 +56,9 @@ from torch import nn
 __all__ = ["BANDS_HZ", "N_CHANNEL_FEATURES", "N_COMMON", "ChannelFeatureEncoder", "channel_features"]
 
 BANDS_HZ = ((0.5, 4.0), (4.0, 8.0), (8.0, 13.0), (13.0, 20.0), (20.0, 30.0), (30.0, 45.0), (45.0, 70.0))
-#: Bands compared between the hemispheres: delta, theta, alpha, beta.
+#: Bands compared between the hemispheres: delta, theta, alpha, beta (BANDS_HZ 0-2, and 3 + 4).
 ASYMMETRY_BANDS_HZ = ((0.5, 4.0), (4.0, 8.0), (8.0, 13.0), (13.0, 30.0))
+assert BANDS_HZ[3][0] == ASYMMETRY_BANDS_HZ[3][0] and BANDS_HZ[4][1] == ASYMMETRY_BANDS_HZ[3][1]
 #: Homologous (left, right) row pairs: electrodes in CANONICAL_19 order, and double-banana derivations
 #: (Fp1-F7..P7-O1 against Fp2-F8..P8-O2, Fp1-F3..P3-O1 against Fp2-F4..P4-O2; io.channels.DOUBLE_BANANA).
 HOMOLOGOUS_ELECTRODES = ((0, 1), (2, 6), (3, 5), (7, 11), (8, 10), (12, 16), (13, 15), (17, 18))
@@ -136,19 +137,18 @@ def _step_persistence(x: torch.Tensor, d: torch.Tensor, sfreq_hz: float) -> tupl
     return near, far
 
 
-def _asymmetry(x: torch.Tensor, mask: torch.Tensor, bipolar: torch.Tensor, sfreq_hz: float) -> torch.Tensor:
+def _asymmetry(bands: torch.Tensor, mask: torch.Tensor, bipolar: torch.Tensor) -> torch.Tensor:
     """(B, N_PAIRS * N_ASYM_BANDS + 3 * N_ASYM_BANDS) left-minus-right log10 band powers of the homologous
-    pairs (0 where either side is masked), then per band the largest |difference|, largest and smallest."""
-    t = x.shape[-1]
-    window = torch.hann_window(t, periodic=False, device=x.device, dtype=x.dtype)
-    power = torch.fft.rfft(x * window).abs() ** 2
-    freqs = torch.fft.rfftfreq(t, 1.0 / sfreq_hz).to(x.device)
-    bands = torch.stack([power[..., (freqs >= lo) & (freqs < hi)].sum(-1) for lo, hi in ASYMMETRY_BANDS_HZ], -1)
-    log_power = torch.log10(bands / (window**2).sum() + _EPS_POWER)  # (B, C, bands)
+    pairs (0 where either side is masked), then per band the largest |difference|, largest and smallest.
+
+    ``bands``: the (B, C, len(BANDS_HZ)) band powers channel_features computed (µV²); the asymmetry bands
+    are delta, theta, alpha and 13-20 + 20-30 Hz of them (:data:`ASYMMETRY_BANDS_HZ`)."""
+    beta = bands[..., 3] + bands[..., 4]
+    log_power = torch.log10(torch.stack([bands[..., 0], bands[..., 1], bands[..., 2], beta], -1) + _EPS_POWER)
     # (B, P, 2) row indices of the pairs, by montage
-    pairs = torch.where(bipolar[:, None, None].to(x.device),
-                        torch.tensor(HOMOLOGOUS_DERIVATIONS, device=x.device)[None],
-                        torch.tensor(HOMOLOGOUS_ELECTRODES, device=x.device)[None])  # fmt: skip
+    pairs = torch.where(bipolar[:, None, None].to(bands.device),
+                        torch.tensor(HOMOLOGOUS_DERIVATIONS, device=bands.device)[None],
+                        torch.tensor(HOMOLOGOUS_ELECTRODES, device=bands.device)[None])  # fmt: skip
     left = torch.gather(log_power, 1, pairs[..., 0:1].expand(-1, -1, N_ASYM_BANDS))
     right = torch.gather(log_power, 1, pairs[..., 1:2].expand(-1, -1, N_ASYM_BANDS))
     both = torch.gather(mask, 1, pairs[..., 0]) & torch.gather(mask, 1, pairs[..., 1])  # (B, P)
@@ -205,7 +205,7 @@ def channel_features(
     max_spiky = torch.where(mask, spiky_rel, torch.full_like(spiky_rel, -torch.inf)).amax(1)
     if bipolar is None:
         bipolar = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
-    common = torch.cat([torch.stack([ecg, max_spiky], -1), _asymmetry(x, mask, bipolar.bool(), sfreq_hz)], -1)
+    common = torch.cat([torch.stack([ecg, max_spiky], -1), _asymmetry(bands, mask, bipolar.bool())], -1)
     has_any = mask.any(1, keepdim=True)
     return feats, torch.where(has_any, common, torch.zeros_like(common))
 
