@@ -1,13 +1,18 @@
-"""Label canonicalization (io/channels.py): the many spellings of one electrode map to one name."""
+"""Label canonicalization (io/channels.py): the many spellings of one electrode map to one name; the double
+banana of a session in either montage."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from neuronarrator.io.channels import (
     CANONICAL_19,
+    DOUBLE_BANANA_NAMES,
+    bipolar_matrix,
     canonical_label,
     classify_channels,
+    double_banana,
     is_bipolar_only,
 )
 
@@ -122,3 +127,29 @@ def test_nihon_kohden_labels(label_sets: dict[str, tuple[str, ...]]) -> None:
         "DC03": "dc",
         "X1": "other",
     }
+
+
+def test_double_banana_of_referential_and_bipolar_sessions():
+    rng = np.random.default_rng(0)
+    data = (20 * rng.standard_normal((19, 400))).astype(np.float32)
+    mask = np.ones(19, bool)
+    mask[CANONICAL_19.index("F3")] = False
+    data[CANONICAL_19.index("F3")] = 0.0
+    rows, present = double_banana(data, mask, "referential")
+    assert rows.shape == (18, data.shape[1]) and present.shape == (18,)
+    missing = {name for name, ok in zip(DOUBLE_BANANA_NAMES, present, strict=True) if not ok}
+    assert missing == {"Fp1-F3", "F3-C3"}
+    np.testing.assert_allclose(
+        rows[present], (bipolar_matrix() @ data.astype(np.float64))[present], atol=1e-3
+    )
+    assert not rows[~present].any()
+
+    bipolar = data.copy()
+    bipolar[18] = np.nan  # the unused row
+    bip_mask = np.ones(19, bool)
+    bip_mask[[3, 18]] = False
+    rows, present = double_banana(bipolar, bip_mask, "bipolar")
+    assert present.sum() == 17 and not present[3]
+    np.testing.assert_array_equal(rows[present], bipolar[:18][present])
+    with pytest.raises(ValueError, match="montage"):
+        double_banana(data, mask, "laplacian")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from neuronarrator.io.channels import CANONICAL_19, DOUBLE_BANANA_NAMES, bipolar_matrix
-from neuronarrator.report.figures import bipolar_view, eeg_page_png, spectrogram_png, topomaps_png
+from neuronarrator.report.figures import eeg_page_png, spectrogram_png, topomaps_png
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -66,28 +66,6 @@ def _highlight_rows(png: bytes) -> np.ndarray:
     blended = (HIGHLIGHT_RGB + 255) / 2
     near = (np.abs(rgb - HIGHLIGHT_RGB).max(-1) < 24) | (np.abs(rgb - blended).max(-1) < 24)
     return np.flatnonzero(near.any(axis=1))
-
-
-def test_bipolar_view_of_referential_and_bipolar_sessions(session):
-    data, mask = session
-    rows, present = bipolar_view(data, mask, "referential")
-    assert rows.shape == (18, data.shape[1]) and present.shape == (18,)
-    missing = {name for name, ok in zip(DOUBLE_BANANA_NAMES, present, strict=True) if not ok}
-    assert missing == {"Fp1-F3", "F3-C3"}
-    np.testing.assert_allclose(
-        rows[present], (bipolar_matrix() @ data.astype(np.float64))[present], atol=1e-3
-    )
-    assert not rows[~present].any()
-
-    bipolar = data.copy()
-    bipolar[18] = np.nan  # the unused row
-    bip_mask = np.ones(19, bool)
-    bip_mask[[3, 18]] = False
-    rows, present = bipolar_view(bipolar, bip_mask, "bipolar")
-    assert present.sum() == 17 and not present[3]
-    np.testing.assert_array_equal(rows[present], bipolar[:18][present])
-    with pytest.raises(ValueError, match="montage"):
-        bipolar_view(data, mask, "laplacian")
 
 
 def test_eeg_page_png_referential_with_masked_rows(session):

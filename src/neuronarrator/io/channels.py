@@ -161,6 +161,35 @@ def bipolar_matrix(channels: tuple[str, ...] = CANONICAL_19) -> np.ndarray:
     return matrix
 
 
+def double_banana(
+    data_uv: np.ndarray, channel_mask: np.ndarray, montage: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """A session's 18 double-banana derivations (18, n_times) float64 µV and which of them hold data (18,)
+    bool, from its 19 harmonized rows in either montage (the figures and CLEF's session tokens read it).
+
+    Referential: ``bipolar_matrix() @ data``, a derivation present when both its electrodes are. Bipolar:
+    rows 0-17 as they are. Missing derivations are returned as zeros.
+    """
+    data = np.asarray(data_uv)
+    mask = np.asarray(channel_mask, bool)
+    if montage == "referential":
+        if data.shape[0] != len(CANONICAL_19):
+            raise ValueError(f"a referential session has {len(CANONICAL_19)} rows, got {data.shape[0]}")
+        index = {name: i for i, name in enumerate(CANONICAL_19)}
+        present = np.array([mask[index[a]] and mask[index[c]] for a, c in DOUBLE_BANANA], bool)
+        rows = bipolar_matrix().astype(np.float64) @ np.where(mask[:, None], data, 0.0).astype(np.float64)
+    elif montage == "bipolar":
+        n = len(DOUBLE_BANANA)
+        if data.shape[0] < n:
+            raise ValueError(f"a bipolar session has at least {n} rows, got {data.shape[0]}")
+        present = mask[:n].copy()
+        rows = data[:n].astype(np.float64)
+    else:
+        raise ValueError(f"montage must be 'referential' or 'bipolar', got {montage!r}")
+    rows = np.where(present[:, None] & np.isfinite(rows), rows, 0.0)
+    return rows, present
+
+
 @lru_cache(maxsize=1)
 def standard_montage():
     """MNE's template 10-20 montage: ``colin27_1020`` (MNE ≥ 1.13 renamed ``standard_1020`` to it,

@@ -55,18 +55,12 @@ def signal_tiles(signal, config: TokenizerConfig) -> SessionTiles:
     config : TokenizerConfig
     """
     from neuronarrator.corpus.sources.base import SFREQ_HZ
-    from neuronarrator.io.channels import DOUBLE_BANANA_NAMES, bipolar_matrix
+    from neuronarrator.io.channels import DOUBLE_BANANA_NAMES, double_banana
     from neuronarrator.models.tiles import LATERAL_16, session_tiles
     from neuronarrator.signal.multitaper import multitaper_spectrogram
 
-    channel_mask = np.asarray(signal.channel_mask, dtype=bool)  # (19,)
-    if signal.montage == "referential":
-        matrix = bipolar_matrix()  # (18, 19)
-        data_uv = matrix @ signal.data_uv  # (18, n_samples)
-        deriv_ok = (np.abs(matrix) @ ~channel_mask) == 0  # (18,) both electrodes present
-    else:
-        data_uv, deriv_ok = signal.data_uv[:18], channel_mask[:18]
-    spec = multitaper_spectrogram(data_uv.astype(np.float32, copy=False), SFREQ_HZ, fmax_hz=config.fmax_hz)
+    data_uv, deriv_ok = double_banana(signal.data_uv, signal.channel_mask, signal.montage)  # (18, n), (18,)
+    spec = multitaper_spectrogram(data_uv.astype(np.float32), SFREQ_HZ, fmax_hz=config.fmax_hz)
     tiles, tile_index, column_mask = session_tiles(
         spec.log_psd, spec.freqs_hz, spec.times_s, config, derivations=DOUBLE_BANANA_NAMES
     )

@@ -35,10 +35,10 @@ from neuronarrator.io.channels import (  # noqa: E402
     CANONICAL_19,
     DOUBLE_BANANA,
     DOUBLE_BANANA_NAMES,
-    bipolar_matrix,
+    double_banana,
 )
 
-__all__ = ["DPI", "STATE_ORDER", "bipolar_view", "eeg_page_png", "spectrogram_png", "topomaps_png"]
+__all__ = ["DPI", "STATE_ORDER", "eeg_page_png", "spectrogram_png", "topomaps_png"]
 
 #: The harmonized sampling rate (DESIGN.md, "Data contracts").
 SFREQ_HZ = 200.0
@@ -86,34 +86,6 @@ def _clock(seconds: float) -> str:
     return f"{minutes:02d}:{rest:02d}"
 
 
-def bipolar_view(
-    data_uv: np.ndarray, channel_mask: np.ndarray, montage: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """The 18 double-banana derivations (18, n_times) float64 µV and which of them hold data (18,) bool.
-
-    Referential: ``bipolar_matrix() @ data``, a derivation present when both its electrodes are. Bipolar:
-    rows 0-17 as they are. Missing derivations are returned as zeros.
-    """
-    data = np.asarray(data_uv)
-    mask = np.asarray(channel_mask, bool)
-    if montage == "referential":
-        if data.shape[0] != len(CANONICAL_19):
-            raise ValueError(f"a referential session has {len(CANONICAL_19)} rows, got {data.shape[0]}")
-        index = {name: i for i, name in enumerate(CANONICAL_19)}
-        present = np.array([mask[index[a]] and mask[index[c]] for a, c in DOUBLE_BANANA], bool)
-        rows = bipolar_matrix().astype(np.float64) @ np.where(mask[:, None], data, 0.0).astype(np.float64)
-    elif montage == "bipolar":
-        n = len(DOUBLE_BANANA)
-        if data.shape[0] < n:
-            raise ValueError(f"a bipolar session has at least {n} rows, got {data.shape[0]}")
-        present = mask[:n].copy()
-        rows = data[:n].astype(np.float64)
-    else:
-        raise ValueError(f"montage must be 'referential' or 'bipolar', got {montage!r}")
-    rows = np.where(present[:, None] & np.isfinite(rows), rows, 0.0)
-    return rows, present
-
-
 def _named_rows(channels: Sequence[str]) -> np.ndarray:
     """Derivations a span names: either electrode named (or the derivation itself); none named: all."""
     names = {str(c) for c in channels}
@@ -136,7 +108,7 @@ def eeg_page_png(data_uv: np.ndarray, channel_mask: np.ndarray, montage: str, st
     involve a named electrode (no channels: every derivation). Missing derivations are drawn flat and
     labelled "(missing)".
     """
-    rows, present = bipolar_view(data_uv, channel_mask, montage)
+    rows, present = double_banana(data_uv, channel_mask, montage)
     n_times = rows.shape[1]
     i0 = int(np.clip(round(start_s * sfreq_hz), 0, max(n_times - 1, 0)))
     i1 = int(np.clip(round(end_s * sfreq_hz), i0 + 1, max(n_times, i0 + 1)))
