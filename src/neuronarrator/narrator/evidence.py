@@ -168,27 +168,30 @@ def located_electrodes(side: str | None, regions: tuple[str, ...]) -> frozenset[
                      and (not regions or set(ELECTRODE_REGIONS[c.upper()]) & set(regions)))  # fmt: skip
 
 
-def _top_channels(relevance: np.ndarray, channels: tuple[str, ...], mask: np.ndarray, n: int,
-                  within: frozenset[str] = frozenset(), any_sign: bool = False) -> list[str]:  # fmt: skip
-    """Names of the ``n`` rows of highest positive relevance (electrodes of derivations for bipolar). With
-    ``within``: only those electrodes -- the ones with positive relevance, else (the finding's side and
-    regions say where it is; relevance only orders them) the most relevant of them whatever the sign, else
-    (none present) the whole head's."""
+def _ranked(relevance: np.ndarray, channels: tuple[str, ...], mask: np.ndarray, n: int,
+            within: frozenset[str], any_sign: bool) -> list[str]:  # fmt: skip
+    """Electrodes of the present rows in decreasing relevance (a derivation gives its two), up to ``n``:
+    only those in ``within`` (all when empty), only rows of positive relevance unless ``any_sign``."""
     score = np.where(np.asarray(mask, bool), relevance, -np.inf)
     names: list[str] = []
     for row in np.argsort(-score, kind="stable"):
-        if not np.isfinite(score[row]) or not channels[row] or (score[row] <= 0 and not any_sign):
+        if not np.isfinite(score[row]) or (score[row] <= 0 and not any_sign) or len(names) >= n:
             break
-        for name in channels[row].split("-"):  # "Fp1-F7" → Fp1, F7; an electrode stays itself
-            if name in CANONICAL_19 and name not in names and (not within or name in within):
-                names.append(name)
-        if len(names) >= n:
-            break
-    if within and not names:
-        if not any_sign:
-            return _top_channels(relevance, channels, mask, n, within, any_sign=True)
-        return _top_channels(relevance, channels, mask, n)
+        names += [e for e in channels[row].split("-") if e in CANONICAL_19 and e not in names
+                  and (not within or e in within)]  # fmt: skip
     return names[:n]
+
+
+def _top_channels(relevance: np.ndarray, channels: tuple[str, ...], mask: np.ndarray, n: int,
+                  within: frozenset[str] = frozenset()) -> list[str]:  # fmt: skip
+    """The ``n`` electrodes of highest positive relevance. With ``within`` (where the finding is): those of
+    its electrodes with positive relevance, else the most relevant of them whatever the sign (the location
+    says where; relevance only orders), else -- none of them present -- the whole head's."""
+    if not within:
+        return _ranked(relevance, channels, mask, n, frozenset(), any_sign=False)
+    return (_ranked(relevance, channels, mask, n, within, any_sign=False)
+            or _ranked(relevance, channels, mask, n, within, any_sign=True)
+            or _ranked(relevance, channels, mask, n, frozenset(), any_sign=False))  # fmt: skip
 
 
 #: Fewer present rows than this and the montage cannot show where a pattern is: a polysomnogram's two or
