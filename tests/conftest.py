@@ -452,14 +452,44 @@ def one_torch_thread():
     torch.set_num_threads(threads)
 
 
+def train_tiny_narrator(root: Path, corpus: Path, steps: int, **sections: Any) -> dict[str, Path]:
+    """Write a sectioned config for a tiny stage 1 and narrator (``steps`` each) on ``corpus`` under ``root``,
+    plus any other ``sections`` (``evaluate=...``), and train both stages through the CLI;
+    ``{"stage1", "narrator", "config"}``."""
+    import yaml
+
+    from neuronarrator.cli import main
+
+    s1, narrator = root / "s1.pt", root / "n.pt"
+    document = {
+        "corpus": str(corpus), "seed": 0,
+        "stages": {
+            "stage1": {"stage1": "tiny", "stage1_overrides": {"waveform": {"n_layers": 1}}, "steps": steps,
+                       "batch_size": 4, "lr": 3e-3, "checkpoint": str(s1)},
+            "narrator": {"steps": steps, "batch_size": 4, "lr": 3e-3, "lm": "tiny", "bridge": "tiny",
+                         "tokenizer_vocab": 300, "max_text_tokens": 32, "checkpoint": str(narrator)},
+        },
+        **sections,
+    }  # fmt: skip
+    config = root / "narrator.yaml"
+    config.write_text(yaml.safe_dump(document))
+    assert main(["train", "stage1", "--config", str(config)]) == 0
+    assert main(["train", "narrator", "--config", str(config)]) == 0
+    return {"stage1": s1, "narrator": narrator, "config": config}
+
+
+@pytest.fixture(scope="session")
+def tiny_narrator_trainer():
+    """:func:`train_tiny_narrator`, for test modules that train their own tiny narrator."""
+    return train_tiny_narrator
+
+
 @pytest.fixture(scope="session")
 def tiny_narrator(tmp_path_factory):
     """Tiny NeuroNarrator checkpoints trained here, once per test session: a stage 1 (6 steps) and a narrator
     (6 steps, on the stage-1 encoder) on 8 phantom sessions of 20 s; ``{"stage1", "narrator", "root"}``."""
     import torch
-    import yaml
 
-    from neuronarrator.cli import main
     from neuronarrator.corpus.build import build_corpus
 
     threads = torch.get_num_threads()
@@ -469,23 +499,24 @@ def tiny_narrator(tmp_path_factory):
         corpus = root / "corpus"
         build_corpus([("phantom", None, {"sessions": 8, "duration_s": 20})], corpus, scheduler="synchronous",
                      split_fractions=(0.5, 0.5, 0.0))  # fmt: skip
-        s1, narrator = root / "s1.pt", root / "n.pt"
-        document = {
-            "corpus": str(corpus), "seed": 0,
-            "stages": {
-                "stage1": {"stage1": "tiny", "stage1_overrides": {"waveform": {"n_layers": 1}}, "steps": 6,
-                           "batch_size": 4, "lr": 3e-3, "checkpoint": str(s1)},
-                "narrator": {"steps": 6, "batch_size": 4, "lr": 3e-3, "lm": "tiny", "bridge": "tiny",
-                             "tokenizer_vocab": 300, "max_text_tokens": 32, "checkpoint": str(narrator)},
-            },
-        }  # fmt: skip
-        config = root / "narrator.yaml"
-        config.write_text(yaml.safe_dump(document))
-        assert main(["train", "stage1", "--config", str(config)]) == 0
-        assert main(["train", "narrator", "--config", str(config)]) == 0
+        trained = train_tiny_narrator(root, corpus, steps=6)
     finally:
         torch.set_num_threads(threads)
-    return {"stage1": s1, "narrator": narrator, "root": root}
+    return {"stage1": trained["stage1"], "narrator": trained["narrator"], "root": root}
+
+
+@pytest.fixture(scope="session")
+def phantom_edfs(tmp_path_factory) -> dict[str, Path]:
+    """Small phantom EDFs for the report and web-app tests: ``a`` left temporal slowing (30 s), ``b`` a
+    normal record (20 s), ``bad`` the first 300 bytes of ``a`` (a header cut short)."""
+    from neuronarrator.clinical.phantom.files import write_phantom
+
+    root = tmp_path_factory.mktemp("phantom_edfs")
+    a, _ = write_phantom(root / "left_slowing.edf", "focal_slowing:left:temporal", seed=3, duration_s=30)
+    b, _ = write_phantom(root / "normal.edf", "", seed=4, duration_s=20)
+    bad = root / "broken.edf"
+    bad.write_bytes(a.read_bytes()[:300])
+    return {"a": a, "b": b, "bad": bad}
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -19,7 +18,7 @@ METRIC_KEYS = ("macro_f1", "macro_f1_lo", "macro_f1_hi", "micro_f1", "per_code",
 
 
 @pytest.fixture(scope="module")
-def suite_run(tmp_path_factory, one_torch_thread):
+def suite_run(tmp_path_factory, one_torch_thread, tiny_narrator_trainer):
     from neuronarrator.cli import main
     from neuronarrator.corpus.build import build_corpus
 
@@ -29,22 +28,11 @@ def suite_run(tmp_path_factory, one_torch_thread):
                  split_fractions=(0.4, 0.2, 0.4))  # fmt: skip
     build_corpus([("phantom", None, {"sessions": 3, "duration_s": 20, "shift": 1})], shifted,
                  scheduler="synchronous")  # fmt: skip
-    s1, narrator = root / "s1.pt", root / "n.pt"
-    document = {
-        "corpus": str(corpus), "seed": 0,
-        "stages": {
-            "stage1": {"stage1": "tiny", "stage1_overrides": {"waveform": {"n_layers": 1}}, "steps": 4,
-                       "batch_size": 4, "lr": 3e-3, "checkpoint": str(s1)},
-            "narrator": {"steps": 4, "batch_size": 4, "lr": 3e-3, "lm": "tiny", "bridge": "tiny",
-                         "tokenizer_vocab": 300, "max_text_tokens": 32, "checkpoint": str(narrator)},
-        },
-        "evaluate": {"shifted_corpus": str(shifted), "max_sessions": 4, "n_boot": 20,
-                     "real_files": [str(SHARED_EEGMMI), str(root / "absent.edf")]},
-    }  # fmt: skip
-    config = root / "narrator.yaml"
-    config.write_text(yaml.safe_dump(document))
-    assert main(["train", "stage1", "--config", str(config)]) == 0
-    assert main(["train", "narrator", "--config", str(config)]) == 0
+    config = tiny_narrator_trainer(
+        root, corpus, steps=4,
+        evaluate={"shifted_corpus": str(shifted), "max_sessions": 4, "n_boot": 20,
+                  "real_files": [str(SHARED_EEGMMI), str(root / "absent.edf")]},
+    )["config"]  # fmt: skip
     md = root / "out" / "narrator.md"
     md.parent.mkdir()
     code = main(["evaluate", "--suite", "narrator", "--config", str(config), "--out", str(md)])

@@ -19,15 +19,8 @@ def model_dir(tiny_model_dir):
 
 
 @pytest.fixture(scope="module")
-def recordings(tmp_path_factory):
-    from neuronarrator.clinical.phantom.files import write_phantom
-
-    root = tmp_path_factory.mktemp("recordings")
-    a, _ = write_phantom(root / "left_slowing.edf", "focal_slowing:left:temporal", seed=3, duration_s=30)
-    b, _ = write_phantom(root / "normal.edf", "", seed=4, duration_s=20)
-    bad = root / "broken.edf"
-    bad.write_bytes(a.read_bytes()[:300])  # a header cut short
-    return {"a": a, "b": b, "bad": bad}
+def recordings(phantom_edfs):
+    return phantom_edfs
 
 
 def test_exported_model_is_slim_and_loads_from_its_own_folder(model_dir, tiny_narrator, tmp_path):

@@ -25,13 +25,8 @@ def model_dir(tiny_model_dir):
 
 
 @pytest.fixture(scope="module")
-def recordings(tmp_path_factory):
-    from neuronarrator.clinical.phantom.files import write_phantom
-
-    root = tmp_path_factory.mktemp("serve-recordings")
-    a, _ = write_phantom(root / "left_slowing.edf", "focal_slowing:left:temporal", seed=3, duration_s=30)
-    b, _ = write_phantom(root / "normal.edf", "", seed=4, duration_s=20)
-    return {"a": a.read_bytes(), "b": b.read_bytes(), "bad": a.read_bytes()[:300]}
+def recordings(phantom_edfs):
+    return {name: path.read_bytes() for name, path in phantom_edfs.items()}
 
 
 @pytest.fixture(scope="module")
