@@ -32,7 +32,14 @@ from pathlib import Path
 from typing import Any
 
 from neuronarrator.io.channels import ChannelLabel, classify_channels
-from neuronarrator.io.deid import header_from_edf, header_from_info, scrub_description, scrub_raw
+from neuronarrator.io.deid import (
+    edf_identifiers,
+    header_from_edf,
+    header_from_info,
+    info_identifiers,
+    scrub_description,
+    scrub_raw,
+)
 from neuronarrator.io.edf_header import read_edf_header
 from neuronarrator.io.errors import (
     CorruptFileError,
@@ -43,6 +50,7 @@ from neuronarrator.io.errors import (
     SamplingRateError,
     UnsupportedFormatError,
 )
+from neuronarrator.io.fif_check import check_fif_tag_chain
 from neuronarrator.io.recording import Event, Header, Recording
 
 logger = logging.getLogger(__name__)
@@ -216,12 +224,16 @@ def _read_edf(path: Path, fmt: str, reader: Callable[..., Any], strict: bool) ->
         logger.warning("%s: channel list from MNE differs from the header; using MNE's rate", path)
         channel_sfreq_hz = {name: float(raw.info["sfreq"]) for name in raw.ch_names}
     deid = header_from_edf(header.patient, header.recording, header.start)
-    return _finish(path, fmt, raw, channel_sfreq_hz, deid)
+    identifiers = edf_identifiers(header.patient, header.recording, header.start)
+    return _finish(path, fmt, raw, channel_sfreq_hz, deid, identifiers)
 
 
-def _finish(path: Path, fmt: str, raw: Any, channel_sfreq_hz: dict[str, float], header: Header) -> Recording:
+def _finish(
+    path: Path, fmt: str, raw: Any, channel_sfreq_hz: dict[str, float], header: Header,
+    identifiers: tuple[str, ...] = (),
+) -> Recording:
     labels = classify_channels(list(raw.ch_names))
-    events = _events(raw)
+    events = _events(raw, (*identifiers, *info_identifiers(raw.info)))
     scrub_raw(raw, header)
     _set_channel_types(raw, labels)
     return Recording(
@@ -235,14 +247,21 @@ def _finish(path: Path, fmt: str, raw: Any, channel_sfreq_hz: dict[str, float], 
     )
 
 
-def _events(raw: Any) -> list[Event]:
-    """``raw.annotations`` as events with onsets in seconds from the first sample."""
+def _events(raw: Any, identifiers: tuple[str, ...]) -> list[Event]:
+    """``raw.annotations`` as events with onsets in seconds from the first sample, texts scrubbed.
+
+    The texts kept on ``raw.annotations`` are replaced by the scrubbed ones as well.
+    """
     annotations = raw.annotations
+    scrubbed = {d: scrub_description(d, identifiers) for d in map(str, set(annotations.description))}
+    renamed = {d: s for d, s in scrubbed.items() if s != d}
+    if renamed:
+        annotations.rename(renamed, verbose="error")
     # MNE keeps onsets on the time axis where the first sample lies at raw.first_time (FIF files can
     # start later than 0; mne.annotations._sync_onset subtracts it whether or not orig_time is set).
     shift_s = float(raw.first_time)
     return [
-        Event(float(onset) - shift_s, float(duration), scrub_description(str(description)))
+        Event(float(onset) - shift_s, float(duration), str(description))
         for onset, duration, description in zip(
             annotations.onset, annotations.duration, annotations.description, strict=True
         )
@@ -299,6 +318,8 @@ def read_recording(path: str | Path, *, strict: bool = True) -> Recording:
             f"this .eeg file holds the samples of BrainVision recording '{path.with_suffix('.vhdr').name}'; "
             "open the .vhdr file instead",
         )
+    if fmt == "fif":
+        check_fif_tag_chain(path)  # a looping tag chain would make MNE's reader hang
     raw = _open_with_mne(path, fmt, reader)
     labels = classify_channels(list(raw.ch_names))
     sfreq_hz = float(raw.info["sfreq"])
@@ -318,8 +339,10 @@ def read_annotations(path: str | Path) -> list[Event]:
 
     path = Path(path)
     _check_path(path)
+    identifiers: tuple[str, ...] = ()
     if _suffix(path) in (".edf", ".bdf"):
-        read_edf_header(path)
+        header = read_edf_header(path)
+        identifiers = edf_identifiers(header.patient, header.recording, header.start)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -327,7 +350,7 @@ def read_annotations(path: str | Path) -> list[Event]:
     except Exception as error:
         raise CorruptFileError(path, f"could not read its annotations ({_short_reason(error)})") from error
     return [
-        Event(float(onset), float(duration), scrub_description(str(description)))
+        Event(float(onset), float(duration), scrub_description(str(description), identifiers))
         for onset, duration, description in zip(
             annotations.onset, annotations.duration, annotations.description, strict=True
         )

@@ -32,6 +32,7 @@ from neuronarrator.corpus.sources.common import (
     relative_key,
     session,
 )
+from neuronarrator.io.deid import scrub_description
 from neuronarrator.io.recording import Event
 
 logger = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ def read_events_tsv(path: Path) -> list[Event]:
         if text in MISSING:
             text = row.get("value", "").strip()
         if text not in MISSING:
-            events.append(Event(onset, max(duration, 0.0), text))
+            events.append(Event(onset, max(duration, 0.0), scrub_description(text)))  # free text: may name people
     return events
 
 
