@@ -237,20 +237,38 @@ def train(
     resume: Annotated[bool, typer.Option("--resume/--no-resume", help="Continue from the config's checkpoint "
                                          "if it exists.")] = True,  # fmt: skip
 ) -> None:
-    """Train one stage (or all) from a config file; checkpoints are written atomically and resumed by default."""
+    """Train one stage (or all) from a config file; checkpoints are written atomically and resumed by default.
+
+    Data-parallel on several processes: ``torchrun --nproc_per_node N --no-python neuronarrator train …``
+    (gloo on CPU, NCCL on GPUs; batch_size must be a multiple of N; rank 0 writes and prints)."""
+    from neuronarrator import distributed
     from neuronarrator.train.config import stage_config
     from neuronarrator.train.stages import STAGES, train_all
 
+    if stage != "all" and stage not in STAGES:
+        raise typer.BadParameter(f"{stage!r} is not a stage; stages: {', '.join(STAGES)}, all", param_hint="STAGE")
+    document = _read_config(config)
+    world = distributed.init_from_env()
+    if not world.is_main:
+        logging.getLogger().setLevel(logging.WARNING)  # one rank tells the story
+    finished = False
+    try:
+        if stage == "all":
+            results = train_all(document, resume=resume)
+        else:
+            result = STAGES[stage](stage_config(document, stage), resume=resume)
+        finished = True
+    finally:
+        distributed.shutdown(wait=finished)
+    if not world.is_main:
+        return
     if stage == "all":
-        for r in train_all(_read_config(config), resume=resume):
+        for r in results:
             metric = f"val {r['metric'][0]} {r['metric'][1]:.4g}" if r["metric"] else "no val metric"
             done = "finished already, skipped" if r["skipped"] else f"trained in {r['seconds']:.1f} s"
             stdout.print(f"{r['stage']}: step {r['step']}/{r['steps']}, {done}; {metric}; {r['checkpoint']}",
                          markup=False, soft_wrap=True)  # fmt: skip
         return
-    if stage not in STAGES:
-        raise typer.BadParameter(f"{stage!r} is not a stage; stages: {', '.join(STAGES)}, all", param_hint="STAGE")
-    result = STAGES[stage](stage_config(_read_config(config), stage), resume=resume)
     val = ", ".join(f"{k} {v:.4g}" for k, v in result["val"].items() if isinstance(v, float)) or "no val split"
     stdout.print(f"trained {stage} to step {result['step']}: loss {result['history'][0]:.4g} -> "
                  f"{result['history'][-1]:.4g}; val: {val}; wrote {result['checkpoint']}", markup=False, soft_wrap=True)  # fmt: skip

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from neuronarrator import distributed
 from neuronarrator.models.ehr import EHREncoder, EHREncoderConfig, EHRVocab
 from neuronarrator.models.losses import INITIAL_TEMPERATURE, LearnableTemperature, symmetric_info_nce
 from neuronarrator.models.session import SessionTransformer, autocast_context
@@ -104,12 +105,21 @@ class ClefAligner(nn.Module):
         zero = emb.sum() * 0.0  # keeps the graph when a term is absent
         out = {"text": zero, "ehr": zero}
         has_text, has_ehr = batch["has_text"], batch["has_ehr"]
-        if int(has_text.sum()) >= 2:
-            out["text"] = symmetric_info_nce(self.session_text(emb[has_text]), self.text(batch["text"][has_text]),
-                                             self.tau_text(), batch["text_group"][has_text])  # fmt: skip
-        if int(has_ehr.sum()) >= 2:
+        # Data-parallel (distributed.gathering): the pairs of every rank, gathered by every rank alike.
+        if distributed.gathering() or int(has_text.sum()) >= 2:
+            s, t, g = (distributed.gather_rows(x) for x in (
+                self.session_text(emb[has_text]), self.text(batch["text"][has_text]), batch["text_group"][has_text]))
+            if s.shape[0] >= 2:
+                out["text"] = symmetric_info_nce(s, t, self.tau_text(), g)
+            else:  # every parameter stays on the graph (DistributedDataParallel expects all of them)
+                out["text"] = (s.sum() + t.sum() + self.tau_text()) * 0.0
+        if distributed.gathering() or int(has_ehr.sum()) >= 2:
             rows = [e for e, keep in zip(batch["ehr"], has_ehr.tolist(), strict=True) if keep]
-            out["ehr"] = symmetric_info_nce(self.session_ehr(emb[has_ehr]), self.ehr(rows), self.tau_ehr(),
-                                            batch["ehr_group"][has_ehr])  # fmt: skip
+            s, e, g = (distributed.gather_rows(x) for x in (
+                self.session_ehr(emb[has_ehr]), self.ehr(rows), batch["ehr_group"][has_ehr]))
+            if s.shape[0] >= 2:
+                out["ehr"] = symmetric_info_nce(s, e, self.tau_ehr(), g)
+            else:
+                out["ehr"] = (s.sum() + e.sum() + self.tau_ehr()) * 0.0
         out["total"] = self.config.text_weight * out["text"] + self.config.ehr_weight * out["ehr"]
         return out

@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from neuronarrator.clinical.findings import CODES, REGIONS, SIDES, STATES
+from neuronarrator.distributed import global_count
 
 __all__ = ["FindingHeads", "finding_loss", "positive_weights"]
 
@@ -90,8 +91,9 @@ class FindingHeads(nn.Module):
 
 
 def _masked_mean(values: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """Mean of ``values`` over ``weight`` (same shape, 0/1); 0 (still on the graph) where nothing counts."""
-    return (values * weight).sum() / weight.sum().clamp_min(1.0)
+    """Mean of ``values`` over ``weight`` (same shape, 0/1); 0 (still on the graph) where nothing counts.
+    Data-parallel, the count is the whole global batch's (:func:`neuronarrator.distributed.global_count`)."""
+    return (values * weight).sum() / global_count(weight.sum())
 
 
 def positive_weights(labels: np.ndarray, counted: np.ndarray | None = None,

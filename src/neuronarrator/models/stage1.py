@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from neuronarrator.distributed import gather_rows
 from neuronarrator.models.channel_features import ChannelFeatureEncoder
 from neuronarrator.models.encoders import (
     N_ROWS,
@@ -127,8 +128,9 @@ class Stage1Model(nn.Module):
         out = self(batch)
         rows = out["has_topomap"]
         a, b = out["waveform_aligned"][rows].float(), out["topomap_aligned"][rows].float()
+        a, b = gather_rows(a), gather_rows(b)  # data-parallel: the negatives of every rank's rows
         tau = self.temperature()
-        if int(rows.sum()) > 0:
+        if a.shape[0] > 0:
             info_nce = symmetric_info_nce(a, b, tau)
         else:  # no pair at all: a zero that keeps every parameter on the graph
             info_nce = (out["waveform_aligned"].sum() + out["topomap_aligned"].sum() + tau) * 0.0

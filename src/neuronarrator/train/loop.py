@@ -1,8 +1,10 @@
 """One training loop for every stage: seeding, device, bf16 autocast, clipping, atomic checkpoints, resume.
 
-The loop holds no global state: the model, its optimizer and its batches come in as arguments, so a
-DistributedDataParallel wrapper can be passed as ``model`` later (checkpoints save the unwrapped
-``.module``'s state). DDP itself (process groups, rank-0-only writes, samplers) is not implemented yet.
+The loop holds no global state: the model, its optimizer and its batches come in as arguments. Under
+``torchrun`` (:mod:`neuronarrator.train.distributed`) it wraps the model and the loss in
+DistributedDataParallel, keeps this rank's share of each global batch, logs the mean loss over the ranks
+and lets rank 0 alone write the checkpoint; the checkpoint is the unwrapped model's, so it resumes on any
+number of processes.
 
 A checkpoint is one ``torch.save`` file written atomically (a temporary file beside it, then
 ``os.replace``), holding ``model``, ``optimizer``, ``step``, ``history`` (the loss of every step so far),
@@ -26,6 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from neuronarrator import distributed
 from neuronarrator.io.atomic import atomic_output
 from neuronarrator.io.errors import NeuroNarratorError
 
@@ -94,7 +97,9 @@ def code_manifest() -> dict[str, Any]:
 
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
-    """torch.save ``payload`` to ``path`` atomically (overwriting)."""
+    """torch.save ``payload`` to ``path`` atomically (overwriting); only on rank 0 of a distributed run."""
+    if not distributed.is_main():
+        return
     with atomic_output(path, force=True) as tmp:
         torch.save(payload, tmp)
 
@@ -106,10 +111,12 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 def finish_stage(config: Mapping[str, Any], stage: str, history: list[float], val: dict[str, Any],
                  **manifest: Any) -> dict[str, Any]:  # fmt: skip
     """Mark a stage's final checkpoint finished: ``stage``, ``val`` and ``manifest`` into its manifest.
-    Returns the stage result ``{"checkpoint", "step", "history", "val"}``."""
+    Returns the stage result ``{"checkpoint", "step", "history", "val"}``. Rank 0 writes; the other ranks
+    of a distributed run wait for it."""
     ckpt = load_checkpoint(config["checkpoint"])
     ckpt["manifest"] = {**ckpt["manifest"], "stage": stage, "val": val, **manifest}
     save_checkpoint(config["checkpoint"], ckpt)
+    distributed.barrier()
     return {
         "checkpoint": str(config["checkpoint"]),
         "step": int(ckpt["step"]),
@@ -202,12 +209,10 @@ def train_loop(
     """
     checkpoint_path = Path(checkpoint_path)
     config_dict = dict(config_dict)
-    device = (
-        torch.device(device)
-        if device is not None
-        else torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    )
-    seed_everything(seed)
+    w = distributed.world()
+    device = torch.device(device) if device is not None else w.device()
+    # Each rank draws its own augmentations and dropout masks (rank 0, and a single process: ``seed``).
+    seed_everything(seed + w.rank)
     model.to(device)
     step, history = 0, []
     base_lrs = [float(group["lr"]) for group in optimizer.param_groups]  # before a resumed state replaces them
@@ -222,7 +227,10 @@ def train_loop(
         _unwrap(model).load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         step, history = int(ckpt["step"]), [float(x) for x in ckpt["history"]]
-        _set_rng_state(ckpt["rng"])
+        if w.distributed:  # the checkpoint holds rank 0's streams: give every rank its own again
+            seed_everything(seed + 1_000_003 * step + w.rank)
+        else:
+            _set_rng_state(ckpt["rng"])
         log.info("resumed %s at step %d", checkpoint_path, step)
 
     def checkpoint() -> None:
@@ -239,25 +247,37 @@ def train_loop(
     iterator: Iterator[Any] = iter(batches(step) if callable(batches) else batches)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
     model.train()
+    net = _LossModule(model, loss_fn)
+    if w.distributed:
+        from torch.nn.parallel import DistributedDataParallel
+
+        # Every loss keeps all its parameters on the graph (a term without data adds 0 · output), so DDP
+        # need not search the graph for unused ones each step.
+        net = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
+        log.info("data-parallel over %d processes (this is rank %d, on %s)", w.size, w.rank, device)
     while step < steps:
         try:
             batch = next(iterator)
         except StopIteration:
             log.warning("batches ran out at step %d of %d", step, steps)
             break
+        try:
+            batch = distributed.shard(batch, w)
+        except ValueError as error:
+            raise TrainConfigError(f"{checkpoint_path}: {error}") from None
         batch = _to_device(batch, device)
         if lr_schedule is not None:
             factor = float(lr_schedule(step))
             for group, base in zip(optimizer.param_groups, base_lrs, strict=True):
                 group["lr"] = base * factor
-        with autocast:
-            loss = loss_fn(model, batch)
+        with autocast, distributed.sharded_forward():
+            loss = net(batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
         optimizer.step()
-        value = float(loss.detach())
+        value = distributed.mean_over_ranks(float(loss.detach()))
         if not math.isfinite(value):
             raise FloatingPointError(f"non-finite loss {value} at step {step}")
         history.append(value)
@@ -267,4 +287,18 @@ def train_loop(
         if checkpoint_every and step % checkpoint_every == 0 and step < steps:
             checkpoint()
     checkpoint()
+    distributed.barrier()  # the other ranks may read the checkpoint next
     return history
+
+
+class _LossModule(nn.Module):
+    """``loss_fn(model, batch)`` as a module's forward: DistributedDataParallel synchronises the gradients
+    of what runs through its own ``forward``, and the stages' losses call model methods (``losses``)."""
+
+    def __init__(self, model: nn.Module, loss_fn: Callable[[nn.Module, Any], torch.Tensor]) -> None:
+        super().__init__()
+        self.model = model
+        self.loss_fn = loss_fn
+
+    def forward(self, batch: Any) -> torch.Tensor:
+        return self.loss_fn(self.model, batch)

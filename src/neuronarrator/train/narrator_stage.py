@@ -43,6 +43,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from neuronarrator import distributed
 from neuronarrator.train.batches import epoch_batches
 from neuronarrator.train.config import check_config
 from neuronarrator.train.loop import TrainConfigError, finish_stage, stage_checkpoint, train_loop
@@ -347,7 +348,9 @@ def train_narrator(config: Mapping[str, Any], *, resume: bool = True) -> dict[st
     else:
         trained = train_report_tokenizer(texts, vocab_size=int(config.get("tokenizer_vocab", 1000)),
                                          min_frequency=int(config.get("tokenizer_min_frequency", 2)))  # fmt: skip
-        _save_tokenizer(trained, tok_dir)
+        if distributed.is_main():  # every rank trained the same tokenizer; one writes it
+            _save_tokenizer(trained, tok_dir)
+        distributed.barrier()
         tokenizer = load_report_tokenizer(tok_dir)
 
     seed = int(config["seed"])
