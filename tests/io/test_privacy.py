@@ -1,5 +1,5 @@
 """Privacy end to end: identifiers planted in every EDF/EDF+ header field and in annotation texts never
-reach any output -- the report command's files, stdout, stderr and DEBUG log, a corpus built over the
+reach any output -- the report and inspect commands' files, stdout, stderr and DEBUG log, a corpus built over the
 files (every file of the corpus folder, Zarr arrays and Parquet tables decoded), and the web app's pages
 and documents. The searches are checked to find a planted string where one is put on purpose."""
 
@@ -268,3 +268,18 @@ def test_web_app_leaks_nothing(planted, tmp_path, caplog) -> None:
                 seen[f"{key} {url} headers"] = json.dumps(dict(response.headers))
     seen["log"] = "\n".join(f"{r.getMessage()} {r.exc_text or ''}" for r in caplog.records)
     assert_clean("web app", seen)
+
+
+def test_inspect_command_leaks_nothing(planted, capsys, caplog) -> None:
+    """``inspect`` prints the de-identified header and the annotation texts."""
+    from neuronarrator.cli import main
+
+    seen: dict[str, bytes | str] = {}
+    with caplog.at_level(logging.DEBUG):
+        for key in ("plus", "plain"):
+            for extra in ([], ["--json"]):
+                assert main(["inspect", str(planted[key]), *extra]) == 0
+                seen[f"{key} {extra}"] = capsys.readouterr().out
+    seen["log"] = "\n".join(f"{r.getMessage()} {r.exc_text or ''}" for r in caplog.records)
+    assert_clean("inspect", seen)
+    assert "[redacted]" in seen["plus ['--json']"]  # the annotations were printed, scrubbed
