@@ -1,7 +1,7 @@
 """Privacy end to end: identifiers planted in every EDF/EDF+ header field and in annotation texts never
-reach any output -- the report and inspect commands' files, stdout, stderr and DEBUG log, a corpus built over the
-files (every file of the corpus folder, Zarr arrays and Parquet tables decoded), and the web app's pages
-and documents. The searches are checked to find a planted string where one is put on purpose."""
+reach any output -- the report and inspect commands' files, stdout, stderr and DEBUG log, a corpus built
+over the files (every file of the corpus folder, Zarr arrays and Parquet tables decoded), and the web
+app's pages and documents. The searches are checked to find a planted string where one is put on purpose."""
 
 from __future__ import annotations
 
@@ -34,9 +34,9 @@ PLANTED = {
     "plain recording text": "Hollowmere",
     "annotation only": "Flibbertine",
 }
-DATES = [BIRTH.strftime("%d-%b-%Y"), BIRTH.isoformat(), BIRTH.strftime("%d.%m.%Y"), BIRTH.strftime("%d/%m/%Y"),
-         BIRTH.strftime("%m/%d/%Y"), START.strftime("%d-%b-%Y"), START.date().isoformat(),
-         START.strftime("%d.%m.%Y"), START.strftime("%d/%m/%Y")]  # fmt: skip
+DATES = [BIRTH.strftime("%d-%b-%Y"), BIRTH.isoformat(), BIRTH.strftime("%d.%m.%Y"),
+         BIRTH.strftime("%d/%m/%Y"), BIRTH.strftime("%m/%d/%Y"), START.strftime("%d-%b-%Y"),
+         START.date().isoformat(), START.strftime("%d.%m.%Y"), START.strftime("%d/%m/%Y")]  # fmt: skip
 #: In the file names only (not an identifier): found in the outputs, it shows that the searches read them.
 CONTROL = "Ctrlmarkerfile"
 ANNOTATIONS = [
@@ -128,7 +128,9 @@ def planted(tmp_path_factory) -> dict[str, Path]:
                                 investigator_technician_code=PLANTED["technician"],
                                 equipment_code=f"Natus_{PLANTED['equipment']}",
                                 additional=[PLANTED["recording additional"]])  # fmt: skip
-    annotations = [edfio.EdfAnnotation(onset, duration or None, text) for onset, duration, text in ANNOTATIONS]
+    annotations = [
+        edfio.EdfAnnotation(onset, duration or None, text) for onset, duration, text in ANNOTATIONS
+    ]
     signals = [s for s in edf.signals if s.label != "EDF Annotations"]
     plus = edfio.Edf(signals, patient=patient, recording=recording, starttime=START.time(),
                      annotations=annotations)  # fmt: skip
@@ -141,7 +143,11 @@ def planted(tmp_path_factory) -> dict[str, Path]:
     plain[88:168] = free_recording.ljust(80).encode()
     plain[192:236] = b" " * 44  # plain EDF: no "EDF+C"
     (folder / f"{CONTROL}-plain.edf").write_bytes(bytes(plain))
-    return {"plus": folder / f"{CONTROL}-plus.edf", "plain": folder / f"{CONTROL}-plain.edf", "folder": folder}
+    return {
+        "plus": folder / f"{CONTROL}-plus.edf",
+        "plain": folder / f"{CONTROL}-plain.edf",
+        "folder": folder,
+    }
 
 
 def test_the_searches_find_what_is_planted(planted, tmp_path) -> None:
@@ -151,7 +157,14 @@ def test_the_searches_find_what_is_planted(planted, tmp_path) -> None:
     import zarr
 
     header = planted["plus"].read_bytes()[:256]
-    for value in ("patient code", "name (first)", "admin code", "technician", "equipment", "recording additional"):
+    for value in (
+        "patient code",
+        "name (first)",
+        "admin code",
+        "technician",
+        "equipment",
+        "recording additional",
+    ):
         assert PLANTED[value].lower() in leaks(header)
     assert BIRTH.strftime("%d-%b-%Y").lower() in leaks(header)
     assert PLANTED["plain recording text"].lower() in leaks(planted["plain"].read_bytes()[:256])
@@ -175,27 +188,45 @@ def test_reader_scrubs_annotations_and_keeps_eeg_labels(planted) -> None:
     for key in ("plus", "plain"):
         rec = read_recording(planted[key])
         texts = [e.description for e in rec.events]
-        assert_clean(f"{key} events", {"events": "\n".join(texts), "raw.annotations":
-                                       "\n".join(map(str, rec.raw.annotations.description)),
-                                       "header": json.dumps(rec.header.to_dict()), "path": str(rec.path)})  # fmt: skip
+        outputs = {
+            "events": "\n".join(texts),
+            "raw.annotations": "\n".join(map(str, rec.raw.annotations.description)),
+            "header": json.dumps(rec.header.to_dict()),
+            "path": str(rec.path),
+        }
+        assert_clean(f"{key} events", outputs)
         if key == "plus":
             assert texts == ["Patient [redacted] moved", "[redacted] checked impedance",
-                             "[redacted] eyes closed", "[redacted]", "[redacted]", "[redacted] and [redacted] at "
-                             "bedside", "[redacted]", "eyes closed", "T1", "photic 14 Hz"]  # fmt: skip
+                             "[redacted] eyes closed", "[redacted]", "[redacted]",
+                             "[redacted] and [redacted] at bedside", "[redacted]", "eyes closed", "T1",
+                             "photic 14 Hz"]  # fmt: skip
             assert rec.header.device == "Natus" and rec.header.recording_year == 2019
             assert rec.header.sex == "female" and rec.header.age_years == pytest.approx(55.4, abs=0.05)
 
 
 def test_scrubber_units() -> None:
-    ids = edf_identifiers("MCH-0234567 F 02-MAY-1951 Harry_Wake Extra", "Startdate 02-MAR-2002 A17 Bo_Jo Sony.", None)
+    ids = edf_identifiers(
+        "MCH-0234567 F 02-MAY-1951 Harry_Wake Extra", "Startdate 02-MAR-2002 A17 Bo_Jo Sony.", None
+    )
     assert scrub_description("Wake", ids) == REDACTED  # a header name is redacted even where it is vocabulary
     assert scrub_description("Sleep stage W", ids) == "Sleep stage W"
     assert scrub_description("Bo moved", ids) == f"{REDACTED} moved"
     assert scrub_description("mch-0234567", ids) == REDACTED
     assert scrub_description("5/2/1951 seizure") == f"{REDACTED} seizure"
     assert scrub_description("MRN 12.345.678") == REDACTED and scrub_description("PDR 9.5 Hz") == "PDR 9.5 Hz"
-    for text in ("T0", "Sleep stage ?", "Movement time", "LPDs right temporal", "Spike T3", "spsw", "Fc5.",
-                 "hyperventilation", "eyes open", "seizure onset 10:32:15", "generalized spike-and-wave"):
+    for text in (
+        "T0",
+        "Sleep stage ?",
+        "Movement time",
+        "LPDs right temporal",
+        "Spike T3",
+        "spsw",
+        "Fc5.",
+        "hyperventilation",
+        "eyes open",
+        "seizure onset 10:32:15",
+        "generalized spike-and-wave",
+    ):
         assert scrub_description(text) == text
     assert safe_device("Sony.") == "Sony." and safe_device("BCI2000") == "BCI2000"
     assert safe_device("Dr_Smith_Natus") == "Natus" and safe_device("SN123456789") is None
@@ -217,11 +248,15 @@ def test_report_command_leaks_nothing(planted, tmp_path, capsys, caplog) -> None
 
     out = tmp_path / "reports"
     with caplog.at_level(logging.DEBUG):
-        code = main(["report", str(planted["plus"]), str(planted["plain"]), "--out", str(out), "--json", "--fhir"])
+        code = main(
+            ["report", str(planted["plus"]), str(planted["plain"]), "--out", str(out), "--json", "--fhir"]
+        )
     captured = capsys.readouterr()
     assert code == 0, captured.err
     files = folder_text(out)
-    assert any(name.endswith(".fhir.json") for name in files) and any(name.endswith(".html") for name in files)
+    assert any(name.endswith(".fhir.json") for name in files) and any(
+        name.endswith(".html") for name in files
+    )
     records = "\n".join(f"{r.getMessage()} {r.exc_text or ''}" for r in caplog.records)
     assert caplog.records  # DEBUG logging was on and caught something
     assert_clean("report", {**files, "stdout": captured.out, "stderr": captured.err, "log": records})
@@ -260,8 +295,14 @@ def test_web_app_leaks_nothing(planted, tmp_path, caplog) -> None:
                 assert time.monotonic() < deadline, status
                 time.sleep(0.2)
             assert status["status"] == "done", status
-            for url in (f"/api/jobs/{job}", status["report_url"], status["report_json_url"], status["viewer_url"],
-                        f"/api/jobs/{job}/page.png?start_s=0", "/"):
+            for url in (
+                f"/api/jobs/{job}",
+                status["report_url"],
+                status["report_json_url"],
+                status["viewer_url"],
+                f"/api/jobs/{job}/page.png?start_s=0",
+                "/",
+            ):
                 response = client.get(url)
                 assert response.status_code == 200, (url, response.text[:200])
                 seen[f"{key} {url}"] = response.content

@@ -285,7 +285,8 @@ ANNOTATION_WORDS = frozenset(
     rest resting baseline task imagery imagined imagine motor real fist fists feet foot hand hands both
     arm arms leg legs head body jaw tongue face mouth talking talk speaking chewing swallowing swallow
     cough coughing yawn yawning sneeze crying cry laughing snoring sucking shivering tremor jerk jerks
-    moved moving move moves turned turning sitting supine standing lying position repositioned room bed bedside
+    moved moving move moves turned turning sitting supine standing lying position repositioned
+    room bed bedside
     entered exited mother father family visitor phone
     patient pt subject nurse staff parent tech technologist clinician physician examiner
     seizure seizures clinical subclinical electrographic electroclinical aura ictal interictal postictal
@@ -322,7 +323,8 @@ _MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 # Dates in any common spelling: 02-MAY-1951, 2 May 1951, May 2, 1951, 1951-05-02, 02.05.1951, 02/05/51.
 _DATE = re.compile(
     rf"\b\d{{1,2}}[\s\-./_]*{_MONTHS}[\s\-./_,]*\d{{2,4}}\b|\b{_MONTHS}[\s\-./_]*\d{{1,2}}(?:st|nd|rd|th)?,?"
-    rf"[\s\-./_]*\d{{2,4}}\b|\b\d{{4}}[\-./]\d{{1,2}}[\-./]\d{{1,2}}\b|\b\d{{1,2}}[\-./]\d{{1,2}}[\-./]\d{{2,4}}\b",
+    rf"[\s\-./_]*\d{{2,4}}\b|\b\d{{4}}[\-./]\d{{1,2}}[\-./]\d{{1,2}}\b"
+    rf"|\b\d{{1,2}}[\-./]\d{{1,2}}[\-./]\d{{2,4}}\b",
     re.I,
 )
 _WORD = re.compile(r"[^\W_]+")
@@ -514,7 +516,7 @@ DEVICE_WORDS = frozenset(
 
 
 def safe_device(equipment: str | None, identifiers: Iterable[str] = ()) -> str | None:
-    """The device named by a header, reduced to the tokens that name a device (module docstring); None if none."""
+    """The device a header names, reduced to its device-naming tokens (module docstring); None if none."""
     if not equipment:
         return None
     banned = {i.lower() for i in identifiers}
