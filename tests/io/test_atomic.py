@@ -31,3 +31,22 @@ def test_failure_leaves_nothing_and_existing_file_is_kept(tmp_path):
         with atomic_output(target):
             pass
     assert target.read_text() == "old"
+
+
+def test_a_killed_writers_temporary_file_is_removed_by_the_next_write_a_live_ones_kept(tmp_path):
+    import subprocess
+    import sys
+
+    target = tmp_path / "out.json"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f".out.json.{int(dead.stdout)}-abc123.partial.json"  # a writer killed mid-write
+    stale.write_text('{"half')
+    live = tmp_path / f".out.json.{os.getppid()}-def456.partial.json"  # a writer still running
+    live.write_text('{"also half')
+    other = tmp_path / f".other.json.{int(dead.stdout)}-abc123.partial.json"  # another output's
+    other.write_text("{")
+    with atomic_output(target) as tmp:
+        assert tmp.name.startswith(f".out.json.{os.getpid()}-") and tmp.name.endswith(".partial.json")
+        tmp.write_text("{}")
+    assert target.read_text() == "{}"
+    assert not stale.exists() and live.exists() and other.exists()
