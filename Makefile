@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SHARED ?= ../shared/data
 
-.PHONY: demo test lint bench clef-benchmark narrator-benchmark bundle-model setup clean
+.PHONY: demo test lint bench fuzz clef-benchmark narrator-benchmark bundle-model setup clean
 
 setup: $(STAMP)
 
@@ -38,8 +38,15 @@ $(BROWSER):
 	  echo "could not install Debian's chromium and chromium-driver: tests/browser will be skipped"
 
 test: $(STAMP) $(BROWSER)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench fuzz
 	$(BIN)/python -m pytest -q
+
+# Fuzz the readers and the harmonizer (fuzz/fuzz_readers.py; docs/fuzzing.md): byte mutations of the seed
+# files and Hypothesis header mutations, each case a valid result or a project error. About 1-2 minutes.
+FUZZ_CASES ?= 5000
+FUZZ_SEED ?= 0
+fuzz: $(STAMP)
+	$(BIN)/python fuzz/fuzz_readers.py --cases $(FUZZ_CASES) --seed $(FUZZ_SEED) --out fuzz/report.json
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_multitaper.py

@@ -21,6 +21,7 @@ records: the count is then taken from the file size, with a logged warning (MNE 
 from __future__ import annotations
 
 import logging
+import math
 import os
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -164,11 +165,14 @@ def _text(raw: bytes) -> str:
 def _number(path: Path, name: str, raw: bytes, kind: type) -> int | float:
     text = raw.strip().decode("latin-1").replace("\x00", "").strip()
     try:
-        return int(text) if kind is int else float(text)
+        value = int(text) if kind is int else float(text)
     except ValueError:
         raise CorruptFileError(
             path, f"not a valid EDF header: field '{name}' is {text!r}, not a number"
         ) from None
+    if not math.isfinite(value):  # float() takes "nan" and "inf"; no EDF field may hold them
+        raise CorruptFileError(path, f"not a valid EDF header: field '{name}' is {text!r}, not a finite number")
+    return value
 
 
 def read_edf_header(path: str | Path, *, strict: bool = True) -> EdfHeader:

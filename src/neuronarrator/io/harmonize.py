@@ -60,6 +60,8 @@ MIN_GOOD_FOR_INTERPOLATION = 10
 H_FREQ_NYQUIST_FRACTION = 0.45
 #: Context read either side of the span: half the 0.5 Hz high-pass FIR (6.6 s long) plus margin.
 PAD_S = 5.0
+#: Samples beyond 1 V (10^6 µV) count as missing: EEG amplifiers (DC-coupled ones included) stay far below.
+MAX_ABS_UV = 1e6
 MISSING_POLICIES = ("interpolate", "mask")
 
 
@@ -266,6 +268,8 @@ def make_plan(
             f"{sfreq_hz:g} Hz harmonized form",
         )  # fmt: skip
     native_hz = recording.sfreq_hz
+    if recording.n_times <= 0:  # a file opened with strict=False may hold no samples: the file's problem
+        raise RecordingTooShortError(path, f"the recording holds no samples; at least {MIN_DURATION_S:g} s is needed")
     start = int(round(start_s * native_hz))
     stop = recording.n_times if stop_s is None else min(int(round(stop_s * native_hz)), recording.n_times)
     if start < 0 or start >= recording.n_times:
@@ -299,7 +303,9 @@ def check_finite(plan: Plan, span_uv: np.ndarray, names: list[str] | tuple[str, 
     dead = np.flatnonzero(~np.isfinite(span_uv).any(axis=-1))
     if dead.size:
         others = f" (and {dead.size - 1} more)" if dead.size > 1 else ""
-        raise NonFiniteSignalError(plan.path, f"channel {names[dead[0]]} holds no finite samples{others}")
+        raise NonFiniteSignalError(
+            plan.path, f"channel {names[dead[0]]} holds no finite samples (or none within ±1 V){others}"
+        )
 
 
 def check_not_all_flat(plan: Plan, quality: QualityReport) -> None:
@@ -339,6 +345,9 @@ def read_and_judge(
     from neuronarrator.signal.quality import assess_quality, bridge_nonfinite
 
     read_uv = plan.read_uv(recording, originals)
+    # Beyond ±1 V a sample is not EEG but an absurd scaling in the header (an EDF physical maximum of
+    # 1e308 µV): treat it as missing, or the filters overflow and the float32 output holds inf.
+    read_uv[np.abs(read_uv) > MAX_ABS_UV] = np.nan
     check_finite(plan, read_uv[:, plan.span], names)
     if signs is not None:
         read_uv *= signs[:, None]

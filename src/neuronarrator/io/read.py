@@ -57,6 +57,8 @@ logger = logging.getLogger(__name__)
 
 #: The harmonized contract resamples to 200 Hz; below 100 Hz the EEG bands we report are not there.
 MIN_EEG_SFREQ_HZ = 100.0
+#: No EEG system samples faster (intracranial ones reach tens of kHz); a header rate above is corrupt.
+MAX_SFREQ_HZ = 1e6
 
 # MNE channel types for the non-EEG kinds of channels.py (only channels MNE typed "eeg" are changed).
 _MNE_TYPE_BY_KIND = {"ecg": "ecg", "eog": "eog", "emg": "emg", "resp": "resp", "temp": "temperature"}
@@ -122,6 +124,7 @@ def _open_with_mne(path: Path, fmt: str, reader: Callable[..., Any], **kwargs: A
         with warnings.catch_warnings(record=True) as caught, redirect:
             warnings.simplefilter("always")
             raw = reader(path, **kwargs)
+            raw.get_channel_types()  # MNE checks the channel-type codes (FIF) only when first asked
     except FileNotFoundError as error:
         missing = Path(error.filename).name if error.filename else None
         what = f"'{missing}'" if missing else "a companion file"
@@ -235,7 +238,7 @@ def _finish(
     labels = classify_channels(list(raw.ch_names))
     events = _events(raw, (*identifiers, *info_identifiers(raw.info)))
     scrub_raw(raw, header)
-    _set_channel_types(raw, labels)
+    _set_channel_types(path, raw, labels)
     return Recording(
         path=path,
         format=fmt,
@@ -268,7 +271,7 @@ def _events(raw: Any, identifiers: tuple[str, ...]) -> list[Event]:
     ]
 
 
-def _set_channel_types(raw: Any, labels: list[ChannelLabel]) -> None:
+def _set_channel_types(path: Path, raw: Any, labels: list[ChannelLabel]) -> None:
     """Give MNE's ``eeg``-typed non-EEG channels their kind (ecg, eog, ...; ``misc`` otherwise)."""
     if not labels:
         return
@@ -279,7 +282,10 @@ def _set_channel_types(raw: Any, labels: list[ChannelLabel]) -> None:
         if ch_type == "eeg" and lab.kind not in ("eeg", "bipolar")
     }
     if mapping:
-        raw.set_channel_types(mapping, on_unit_change="ignore", verbose="error")
+        try:
+            raw.set_channel_types(mapping, on_unit_change="ignore", verbose="error")
+        except ValueError as error:  # MNE checks each channel's unit code here: a corrupt one fails
+            raise CorruptFileError(path, f"invalid channel information ({_short_reason(error)})") from error
 
 
 def read_recording(path: str | Path, *, strict: bool = True) -> Recording:
@@ -323,6 +329,8 @@ def read_recording(path: str | Path, *, strict: bool = True) -> Recording:
     raw = _open_with_mne(path, fmt, reader)
     labels = classify_channels(list(raw.ch_names))
     sfreq_hz = float(raw.info["sfreq"])
+    if not (0 < sfreq_hz <= MAX_SFREQ_HZ):  # MNE takes any number (Persyst's "inf", "1e308")
+        raise CorruptFileError(path, f"invalid sampling rate in the header: {sfreq_hz:g} Hz")
     if strict:
         _check_content(path, labels, [sfreq_hz] * len(labels), int(raw.n_times))
     header = header_from_info(raw.info)

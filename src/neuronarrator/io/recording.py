@@ -109,7 +109,22 @@ class Recording:
         """Samples of the named channels (original labels), in µV, shape (n_chans, n_times), float64."""
         start = int(round(start_s * self.sfreq_hz))
         stop = None if stop_s is None else int(round(stop_s * self.sfreq_hz))
-        return self.raw.get_data(picks=list(originals), start=start, stop=stop) * 1e6
+        unknown = sorted(set(originals) - set(self.raw.ch_names))
+        if unknown:  # the caller's mistake, kept apart from the file's problems below
+            raise ValueError(f"no channels {unknown} in {self.path}")
+        try:
+            return self.raw.get_data(picks=list(originals), start=start, stop=stop) * 1e6
+        except (ValueError, OSError, EOFError, IndexError) as error:
+            # The samples are read lazily, long after the header parsed: a corrupt data section (a FIF
+            # buffer cut short or of the wrong size, an EDF shortened since it was opened) surfaces here
+            # as numpy's ValueError ("buffer size must be a multiple of element size", "cannot reshape")
+            # or an OSError from the file.
+            from neuronarrator.io.errors import CorruptFileError
+
+            reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
+            raise CorruptFileError(
+                self.path, f"its samples could not be read ({type(error).__name__}: {reason})"
+            ) from error
 
     @classmethod
     def from_array(
