@@ -281,8 +281,9 @@ def _approximate_rows(first, data: np.ndarray, mask: np.ndarray, extra: np.ndarr
     return placed
 
 
-def recording_signal(path: str | Path) -> tuple[SessionSignal, dict[str, Any]]:
-    """Read and harmonize a file (in chunks, as :mod:`neuronarrator.session` does) into a 19-row
+def recording_signal(path: str | Path, *, chunk_s: float | None = None) -> tuple[SessionSignal, dict[str, Any]]:
+    """Read and harmonize a file (in chunks of ``chunk_s``, default :data:`neuronarrator.session.CHUNK_S`,
+    as :mod:`neuronarrator.session` does) into a 19-row
     :class:`SessionSignal`, with the harmonization's provenance and quality. A bipolar recording whose
     derivations lie outside the double banana gets them placed on the nearest rows
     (:data:`APPROXIMATE_DERIVATIONS`, listed in ``recording.channels_approximated``).
@@ -295,7 +296,7 @@ def recording_signal(path: str | Path) -> tuple[SessionSignal, dict[str, Any]]:
 
     path = Path(path)
     recording = read_recording(path)
-    chunks = list(harmonized_chunks(recording))
+    chunks = list(harmonized_chunks(recording) if chunk_s is None else harmonized_chunks(recording, chunk_s))
     first = chunks[0]
     data = np.concatenate([c.data_uv for c in chunks], axis=1).astype(np.float32)
     mask = np.logical_and.reduce([np.asarray(c.channel_mask, bool) for c in chunks])
@@ -378,8 +379,18 @@ class Narrator:
         if shuffle_segments:
             features = features[np.random.default_rng(self.seed).permutation(len(features))]
         raw, fixed, before, after = self.narrate(features, predicted)
+        return self.assemble(preds, predicted, (raw, fixed, before, after), info, session_id=signal.session_id,
+                             shuffle_segments=shuffle_segments, model_name=model_name)  # fmt: skip
+
+    def assemble(self, preds: SegmentPredictions, predicted: Findings, narrated: tuple, info: dict[str, Any],
+                 *, session_id: str, shuffle_segments: bool = False,
+                 model_name: str = "neuronarrator") -> ReportDocument:  # fmt: skip
+        """The report document from the session's segment predictions, findings, :meth:`narrate`'s four
+        values and :func:`recording_signal`'s ``info`` (shared by :meth:`document` and the streamed path,
+        :mod:`neuronarrator.narrator.stream`)."""
+        raw, fixed, before, after = narrated
         if not after.ok:
-            log.warning("%s: the repaired narrative still has issues: %s", signal.session_id, after.counts)
+            log.warning("%s: the repaired narrative still has issues: %s", session_id, after.counts)
         return ReportDocument(
             findings=predicted, narrative=fixed, raw_narrative=raw, sentences=sentence_links(fixed, predicted),
             faithfulness={"before": before.counts, "after": after.counts}, recording=info.get("recording", {}),
@@ -396,14 +407,17 @@ class Narrator:
     def narrate(self, features: np.ndarray, predicted: Findings):
         """(raw text, repaired text, faithfulness before, after) of the narrator fed ``features``, repaired
         against ``predicted``."""
-        from neuronarrator.clinical.repair import repair_narrative
         from neuronarrator.train.narrator_stage import narrate
 
         with torch_threads(self.threads):
             raw = narrate(self.bundle, features)
-        fixed, before, after = repair_narrative(raw, predicted, rng=self.seed, confident=self.confident,
-                                                supported=self.threshold)  # fmt: skip
-        return raw, fixed, before, after
+        return (raw, *self.repair(raw, predicted))
+
+    def repair(self, raw: str, predicted: Findings):
+        """(repaired text, faithfulness before, after) of the narrator's ``raw`` text against ``predicted``."""
+        from neuronarrator.clinical.repair import repair_narrative
+
+        return repair_narrative(raw, predicted, rng=self.seed, confident=self.confident, supported=self.threshold)
 
 
 def narrate_recording(path_or_signal: str | Path | SessionSignal, stage1_ckpt: str | Path,

@@ -70,11 +70,15 @@ def output_paths(files: Sequence[str | Path], out_dir: str | Path) -> dict[Path,
 
 def report_files(files: Sequence[str | Path], out_dir: str | Path, *, model: str | Path | None = None,
                  html: bool = True, fhir: bool = False, force: bool = False, device: str | None = None,
-                 progress: Callable[[Path, str], None] | None = None) -> list[FileReport]:  # fmt: skip
+                 progress: Callable[[Path, str], None] | None = None,
+                 stream_above_s: float | None = None) -> list[FileReport]:  # fmt: skip
     """Report each of ``files`` into ``out_dir`` (module docstring); ``model``: a model directory (None: the
     bundled model); ``html``: also draw and write the HTML page; ``fhir``: also write the FHIR R4 bundle
     (:mod:`~neuronarrator.report.fhir`, ``<stem>.report.fhir.json``); ``progress(file, stage)`` is called as each
-    of :data:`STAGES` begins.
+    of :data:`STAGES` begins. A recording longer than ``stream_above_s`` (default
+    :data:`~neuronarrator.narrator.stream.STREAM_ABOVE_S`) is reported in one bounded-memory pass over the
+    file (:mod:`~neuronarrator.narrator.stream`: the same document; its "reading" stage includes stage 1 and
+    the narrator's decoding).
 
     Raises
     ------
@@ -111,15 +115,26 @@ def report_files(files: Sequence[str | Path], out_dir: str | Path, *, model: str
 
         try:
             stage("reading")
-            signal, info = recording_signal(f)
-            stage("narrating")
-            document = narrator.document(signal, info, model_name=model_paths.name).to_dict()
+            streamed = _streamed(f, narrator, stream_above_s)
+            if streamed is None:
+                signal, info = recording_signal(f)
+                stage("narrating")
+                document = narrator.document(signal, info, model_name=model_paths.name).to_dict()
+            else:
+                from neuronarrator.narrator.stream import stream_document
+
+                stage("narrating")
+                document = stream_document(narrator, streamed, model_name=model_paths.name).to_dict()
             figures = None
             if html:
                 stage("figures")
                 from neuronarrator.report.html import report_figures
 
-                figures = report_figures(document, signal.data_uv, signal.channel_mask, signal.montage)
+                if streamed is None:
+                    figures = report_figures(document, signal.data_uv, signal.channel_mask, signal.montage)
+                else:
+                    figures = report_figures(document, None, streamed.channel_mask, streamed.montage,
+                                             streamed=streamed)  # fmt: skip
             stage("writing")  # everything made in memory first: a failure leaves no file of this input
             outputs = {json_path: dumps(document) + "\n"}
             if fhir:
@@ -151,3 +166,14 @@ def report_files(files: Sequence[str | Path], out_dir: str | Path, *, model: str
             marks.append(("", time.perf_counter()))
             result.seconds = {a: round(t1 - t0, 3) for (a, t0), (_, t1) in zip(marks, marks[1:], strict=False)}
     return results
+
+
+def _streamed(path: Path, narrator, above_s: float | None):
+    """The one-pass :class:`~neuronarrator.narrator.stream.StreamedRecording` of ``path`` when it lasts
+    longer than ``above_s`` (None: :data:`~neuronarrator.narrator.stream.STREAM_ABOVE_S`), else None."""
+    from neuronarrator.io.read import read_recording
+    from neuronarrator.narrator.stream import STREAM_ABOVE_S, stream_recording
+
+    if read_recording(path).duration_s <= (STREAM_ABOVE_S if above_s is None else above_s):
+        return None
+    return stream_recording(path, narrator)

@@ -102,17 +102,18 @@ def _offsets_uv(spacing_uv: float) -> np.ndarray:
 
 def eeg_page_png(data_uv: np.ndarray, channel_mask: np.ndarray, montage: str, start_s: float, end_s: float,
                  highlight: Sequence[tuple[float, float, Sequence[str]]] = (), title: str = "", *,
-                 sfreq_hz: float = SFREQ_HZ) -> bytes:  # fmt: skip
+                 sfreq_hz: float = SFREQ_HZ, offset_s: float = 0.0) -> bytes:  # fmt: skip
     """One page (``start_s`` to ``end_s``) of the session in the double banana, negative up (module
     docstring); ``highlight``: ``(start_s, end_s, channels)`` spans shaded over the derivations that
     involve a named electrode (no channels: every derivation). Missing derivations are drawn flat and
-    labelled "(missing)".
+    labelled "(missing)". ``offset_s``: the time of ``data_uv``'s first sample (a page read on its own from
+    a long recording; times stay those of the recording).
     """
     rows, present = double_banana(data_uv, channel_mask, montage)
     n_times = rows.shape[1]
-    i0 = int(np.clip(round(start_s * sfreq_hz), 0, max(n_times - 1, 0)))
-    i1 = int(np.clip(round(end_s * sfreq_hz), i0 + 1, max(n_times, i0 + 1)))
-    start = i0 / sfreq_hz
+    i0 = int(np.clip(round((start_s - offset_s) * sfreq_hz), 0, max(n_times - 1, 0)))
+    i1 = int(np.clip(round((end_s - offset_s) * sfreq_hz), i0 + 1, max(n_times, i0 + 1)))
+    start = offset_s + i0 / sfreq_hz
     page = rows[:, i0:i1]
     page_s = max(page.shape[1] / sfreq_hz, 1.0 / sfreq_hz)
     t = np.arange(page.shape[1]) / sfreq_hz
@@ -199,12 +200,17 @@ def _mean_spectrogram(data_uv: np.ndarray, channel_mask: np.ndarray, montage: st
 def spectrogram_png(data_uv: np.ndarray, channel_mask: np.ndarray, montage: str,
                     state_timeline: Sequence[Mapping[str, Any]] = (),
                     finding_spans: Mapping[str, Sequence[tuple[float, float]]] | None = None, *,
-                    sfreq_hz: float = SFREQ_HZ) -> bytes:  # fmt: skip
+                    sfreq_hz: float = SFREQ_HZ, mean_spectrogram: tuple | None = None,
+                    duration_s: float | None = None) -> bytes:  # fmt: skip
     """The whole-session spectrogram with the state hypnogram (``state_timeline``: ``{start_s, end_s,
     state}``) and one timeline row per finding code (``finding_spans``: code → ``[(start_s, end_s)]``)
-    under it; time in minutes (module docstring)."""
+    under it; time in minutes (module docstring). A long recording streamed in chunks passes its
+    spectrogram already averaged over rows (``mean_spectrogram``: ``(log_psd (F, W), freqs_hz, times_s)``,
+    what :func:`_mean_spectrogram` gives) and ``duration_s`` instead of ``data_uv`` (None)."""
     finding_spans = dict(finding_spans or {})
-    duration_min = max(np.asarray(data_uv).shape[1] / sfreq_hz / 60.0, 1e-3)
+    if duration_s is None:
+        duration_s = np.asarray(data_uv).shape[1] / sfreq_hz
+    duration_min = max(duration_s / 60.0, 1e-3)
     n_codes = len(finding_spans)
     finding_height = 0.3 + 0.2 * max(n_codes, 1)
     fig, (ax_spec, ax_state, ax_find) = plt.subplots(
@@ -213,7 +219,7 @@ def spectrogram_png(data_uv: np.ndarray, channel_mask: np.ndarray, montage: str,
     )  # fmt: skip
     try:
         fig.subplots_adjust(left=0.16, right=0.9, top=0.93, bottom=0.45 / (3.9 + finding_height) + 0.05)
-        mean = _mean_spectrogram(data_uv, channel_mask, montage, sfreq_hz)
+        mean = mean_spectrogram if data_uv is None else _mean_spectrogram(data_uv, channel_mask, montage, sfreq_hz)
         if mean is None:
             ax_spec.text(0.5, 0.5, "no spectrogram: no channel holds data, or under one 5-s window",
                          ha="center", va="center", fontsize=8, transform=ax_spec.transAxes)  # fmt: skip
@@ -279,24 +285,32 @@ def spectrogram_png(data_uv: np.ndarray, channel_mask: np.ndarray, montage: str,
     return _png(fig, colors=128)
 
 
-def topomaps_png(data_uv: np.ndarray, channel_mask: np.ndarray, montage: str = "referential", *,
-                 sfreq_hz: float = SFREQ_HZ) -> bytes | None:  # fmt: skip
+def topomaps_png(data_uv: np.ndarray | None, channel_mask: np.ndarray, montage: str = "referential", *,
+                 sfreq_hz: float = SFREQ_HZ, band_power_uv2: np.ndarray | None = None) -> bytes | None:  # fmt: skip
     """Scalp maps of log10 band power (delta, theta, alpha, beta) over the whole session, head seen from
     above, nose up; None for a bipolar session (no referential form) or one with no channel holding data.
-    Each map has its own colour scale; open circles mark the electrodes left out (masked)."""
+    Each map has its own colour scale; open circles mark the electrodes left out (masked). A long
+    recording streamed in chunks passes its whole-session Welch band powers (``band_power_uv2``, (19, 4)
+    µV² in :data:`TOPOMAP_BANDS` order, rows with non-finite samples already out of ``channel_mask``)
+    instead of ``data_uv`` (None)."""
     from neuronarrator.signal.bands import BANDS_HZ
-    from neuronarrator.signal.topomap import band_topomaps, projected_positions, scalp_mask
+    from neuronarrator.signal.topomap import band_topomaps, projected_positions, scalp_mask, topomaps
 
-    data = np.asarray(data_uv)
     mask = np.asarray(channel_mask, bool).copy()
-    if montage != "referential" or data.shape[0] != len(CANONICAL_19):
+    n_rows = len(band_power_uv2) if band_power_uv2 is not None else np.asarray(data_uv).shape[0]
+    if montage != "referential" or n_rows != len(CANONICAL_19):
         return None
-    mask &= np.isfinite(data).all(axis=1)
+    if band_power_uv2 is None:
+        mask &= np.isfinite(np.asarray(data_uv)).all(axis=1)
     if not mask.any():
         return None
     bands = {name: BANDS_HZ[name] for name in TOPOMAP_BANDS}
-    clean = np.where(mask[:, None], data, 0.0).astype(np.float64)
-    maps = band_topomaps(clean, sfreq_hz, CANONICAL_19, bands_hz=bands, grid_size=_GRID, channel_mask=mask)
+    if band_power_uv2 is None:
+        clean = np.where(mask[:, None], np.asarray(data_uv), 0.0).astype(np.float64)
+        maps = band_topomaps(clean, sfreq_hz, CANONICAL_19, bands_hz=bands, grid_size=_GRID, channel_mask=mask)
+    else:  # as band_topomaps does from the power: masked rows count as zero power
+        power = np.where(mask[:, None], np.asarray(band_power_uv2, np.float64), 0.0)
+        maps = topomaps(np.log10(np.maximum(power, 1e-12)).T, CANONICAL_19, _GRID, channel_mask=mask)
     inside = scalp_mask(_GRID)
     xy = projected_positions(CANONICAL_19)
     fig, axes = plt.subplots(1, len(TOPOMAP_BANDS), figsize=(10.0, 3.0))

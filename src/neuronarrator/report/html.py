@@ -421,19 +421,22 @@ def _evidence_pages(
     return [(i, j, a, b, ch) for _, i, (j, a, b, ch) in spans[:max_pages]]
 
 
-def report_figures(document: Mapping[str, Any], data_uv: np.ndarray, channel_mask: np.ndarray,
-                   montage: str, *, max_pages: int = MAX_EVIDENCE_PAGES,
-                   page_s: float = PAGE_S) -> dict[str, bytes | None]:  # fmt: skip
+def report_figures(document: Mapping[str, Any], data_uv: np.ndarray | None, channel_mask: np.ndarray,
+                   montage: str, *, max_pages: int = MAX_EVIDENCE_PAGES, page_s: float = PAGE_S,
+                   streamed: Any = None) -> dict[str, bytes | None]:  # fmt: skip
     """Every figure :func:`render_html` shows for ``document``, from the session it was made from
     (``data_uv`` (19, n_times) µV at 200 Hz, ``channel_mask`` (19,), ``montage``): the spectrogram, the scalp
     maps (None for a bipolar session) and a ``page_s`` page centred on each evidence span, clipped to the
-    recording, at most ``max_pages`` (module docstring)."""
+    recording, at most ``max_pages`` (module docstring). A long recording passes, instead of ``data_uv``
+    (None), its :class:`~neuronarrator.narrator.stream.StreamedRecording` (``streamed``): the spectrogram and
+    maps are drawn from its summaries and each page from its own seconds, read back from the file."""
     from neuronarrator.report.figures import eeg_page_png, spectrogram_png, topomaps_png
 
     document = _mapping(document)
-    data = np.asarray(data_uv)
+    data = None if streamed is not None else np.asarray(data_uv)
     mask = np.asarray(channel_mask, bool)
-    duration_s = data.shape[1] / _SFREQ_HZ
+    n_times = streamed.n_times if data is None else data.shape[1]
+    duration_s = n_times / _SFREQ_HZ
     findings = _findings(document)
     finding_spans: dict[str, list[tuple[float, float]]] = {}
     for f in findings:
@@ -444,10 +447,16 @@ def report_figures(document: Mapping[str, Any], data_uv: np.ndarray, channel_mas
                  "state": str(s.get("state"))}
                 for s in _seq(document.get("state_timeline")) if isinstance(s, Mapping)]  # fmt: skip
     timeline = [s for s in timeline if s["start_s"] is not None and s["end_s"] is not None]
-    out: dict[str, bytes | None] = {
-        "spectrogram": spectrogram_png(data, mask, montage, timeline, finding_spans),
-        "topomaps": topomaps_png(data, mask, montage),
-    }
+    if data is None:
+        out: dict[str, bytes | None] = {
+            "spectrogram": spectrogram_png(None, mask, montage, timeline, finding_spans, duration_s=duration_s,
+                                           mean_spectrogram=streamed.mean_spectrogram),
+            "topomaps": topomaps_png(None, mask & streamed.finite_rows, montage,
+                                     band_power_uv2=streamed.band_power_uv2),
+        }  # fmt: skip
+    else:
+        out = {"spectrogram": spectrogram_png(data, mask, montage, timeline, finding_spans),
+               "topomaps": topomaps_png(data, mask, montage)}  # fmt: skip
     for i, j, a, b, channels in _evidence_pages(findings, max_pages):
         start = min(max(0.0, (a + b) / 2 - page_s / 2), max(0.0, duration_s - page_s))
         end = min(start + page_s, duration_s)
@@ -455,5 +464,10 @@ def report_figures(document: Mapping[str, Any], data_uv: np.ndarray, channel_mas
         title = f"{finding_name(code)}: evidence {_span_text(a, b)}" + (
             f" ({', '.join(channels)})" if channels else ""
         )
-        out[f"evidence:{i}:{j}"] = eeg_page_png(data, mask, montage, start, end, [(a, b, channels)], title)
+        page, offset_s = data, 0.0
+        if data is None:  # just the page's samples, as eeg_page_png would cut them from the whole session
+            i0 = int(np.clip(round(start * _SFREQ_HZ), 0, max(n_times - 1, 0)))
+            page, offset_s = streamed.source.read(i0, max(round(end * _SFREQ_HZ), i0 + 1)), i0 / _SFREQ_HZ
+        out[f"evidence:{i}:{j}"] = eeg_page_png(page, mask, montage, start, end, [(a, b, channels)], title,
+                                                offset_s=offset_s)  # fmt: skip
     return out
