@@ -464,10 +464,12 @@ def report_figures(document: Mapping[str, Any], data_uv: np.ndarray | None, chan
         title = f"{finding_name(code)}: evidence {_span_text(a, b)}" + (
             f" ({', '.join(channels)})" if channels else ""
         )
-        page, offset_s = data, 0.0
-        if data is None:  # just the page's samples, as eeg_page_png would cut them from the whole session
-            i0 = int(np.clip(round(start * _SFREQ_HZ), 0, max(n_times - 1, 0)))
-            page, offset_s = streamed.source.read(i0, max(round(end * _SFREQ_HZ), i0 + 1)), i0 / _SFREQ_HZ
+        if data is not None:
+            out[f"evidence:{i}:{j}"] = eeg_page_png(data, mask, montage, start, end, [(a, b, channels)], title)
+            continue
+        # streamed: just the page's samples, as eeg_page_png would cut them from the whole session
+        i0 = int(np.clip(round(start * _SFREQ_HZ), 0, max(n_times - 1, 0)))
+        page = streamed.source.read(i0, max(round(end * _SFREQ_HZ), i0 + 1))
         out[f"evidence:{i}:{j}"] = eeg_page_png(page, mask, montage, start, end, [(a, b, channels)], title,
-                                                offset_s=offset_s)  # fmt: skip
+                                                offset_s=i0 / _SFREQ_HZ)  # fmt: skip
     return out
