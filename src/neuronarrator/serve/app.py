@@ -19,8 +19,14 @@ fails its own request or job and nothing else. No route reads a file named by a 
 folders the server names, reports and pictures are served from memory (:mod:`neuronarrator.serve.jobs`).
 
 Security: :func:`serve_main` binds 127.0.0.1 unless told otherwise and refuses any other address without a
-token; with a token every route but ``/healthz`` wants ``Authorization: Bearer <token>`` or ``?token=``
-(the pages carry it on in their links).
+token; with a token every route but ``/healthz`` (and Swagger UI's three public files) wants
+``Authorization: Bearer <token>`` or ``?token=`` (the pages carry it on in their links), compared in
+constant time. Bound to loopback, the app answers only requests addressed to a loopback name (the ``Host``
+header), so a web page whose domain is re-pointed at 127.0.0.1 (DNS rebinding) cannot read the reports.
+Every response says ``X-Content-Type-Options: nosniff``, ``X-Frame-Options: DENY``,
+``Referrer-Policy: no-referrer`` (links carry the token) and, unless it says otherwise, ``Cache-Control:
+no-store`` (reports are patient data). Upload checks: :mod:`neuronarrator.serve.upload`; what is kept and
+for how long: :mod:`neuronarrator.serve.jobs`.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ import secrets
 import shutil
 import tempfile
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from http import HTTPStatus
 from pathlib import Path
@@ -134,14 +140,17 @@ def _one_line(errors: Any) -> str:
 
 
 def create_app(model: str | Path | None = None, *, token: str | None = None, max_upload_mb: float = 512,
-               work_dir: Path | None = None, max_jobs: int = 32, max_kept_mb: float = 1024) -> FastAPI:  # fmt: skip
+               work_dir: Path | None = None, max_jobs: int = 32, max_kept_mb: float = 1024,
+               keep_hours: float = 24.0, allowed_hosts: Collection[str] | None = None) -> FastAPI:  # fmt: skip
     """The web app (module docstring).
 
     ``model``: a model directory (None: the bundled model), checked now and loaded once, by the worker,
     when the app starts; ``token``: required of every request but ``/healthz`` when set; ``max_upload_mb``:
     the largest file accepted; ``work_dir``: where the work area (a fresh :func:`tempfile.mkdtemp` folder,
-    removed at shutdown) is made (None: the system's temporary folder); ``max_jobs`` and ``max_kept_mb``
-    bound what finished jobs keep in memory (:class:`~neuronarrator.serve.jobs.JobStore`).
+    removed at shutdown) is made (None: the system's temporary folder); ``max_jobs``, ``max_kept_mb`` and
+    ``keep_hours`` bound what finished jobs keep in memory (:class:`~neuronarrator.serve.jobs.JobStore`);
+    ``allowed_hosts``: the host names requests may be addressed to (None: any; :func:`serve_main` passes
+    the loopback names when it binds loopback).
 
     Raises :class:`~neuronarrator.narrator.bundled.ModelNotFoundError` when ``model`` is no model directory.
     """
@@ -153,7 +162,8 @@ def create_app(model: str | Path | None = None, *, token: str | None = None, max
     if work_dir is not None:
         Path(work_dir).mkdir(parents=True, exist_ok=True)
     area = Path(tempfile.mkdtemp(prefix="neuronarrator-serve-", dir=work_dir))
-    store = JobStore(model_paths, area, max_jobs=max_jobs, max_kept_mb=max_kept_mb, token=token)
+    store = JobStore(model_paths, area, max_jobs=max_jobs, max_kept_mb=max_kept_mb, keep_hours=keep_hours,
+                     token=token)  # fmt: skip
     weakref.finalize(store, shutil.rmtree, str(area), True)  # should the app never shut down
 
     @asynccontextmanager
@@ -346,7 +356,56 @@ def create_app(model: str | Path | None = None, *, token: str | None = None, max
         return FileResponse(Path(swagger_ui_path) / name, media_type=_DOCS_ASSETS[name])
 
     app.include_router(router)
+    app.add_middleware(_Guard, hosts=allowed_hosts)
     return app
+
+
+def host_name(host_header: str) -> str:
+    """The name in a ``Host`` header, port and IPv6 brackets dropped, lower case: ``[::1]:80`` → ``::1``."""
+    host = host_header.strip().lower()
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.rpartition(":")[0] if host.count(":") == 1 else host
+
+
+class _Guard:
+    """Pure ASGI middleware (the upload's body stream passes untouched): refuses a request whose ``Host``
+    is not one of ``hosts`` (400; None lets any through) and adds the security headers to every response
+    (module docstring)."""
+
+    HEADERS = ((b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
+               (b"referrer-policy", b"no-referrer"))  # fmt: skip
+
+    def __init__(self, app: Any, hosts: Collection[str] | None) -> None:
+        self.app = app
+        self.hosts = None if hosts is None else {host_name(h) for h in hosts}
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        if self.hosts is not None:
+            given = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), "")
+            if host_name(given) not in self.hosts:
+                response = JSONResponse({"detail": "this server answers requests to "
+                                         f"{', '.join(sorted(self.hosts))} only (the Host header)"}, 400)  # fmt: skip
+                return await self._secured(response, scope, receive, send)
+
+        async def secured_send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {k.lower() for k, _ in headers}
+                headers += [(k, v) for k, v in self.HEADERS if k not in names]
+                if b"cache-control" not in names:
+                    headers.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, secured_send)
+
+    async def _secured(self, response: Response, scope: Any, receive: Any, send: Any) -> None:
+        response.headers.update({k.decode(): v.decode() for k, v in self.HEADERS})
+        response.headers["cache-control"] = "no-store"
+        await response(scope, receive, send)
 
 
 #: The Swagger UI files /docs needs: name → media type (public static files, like /healthz needing no token).
@@ -361,6 +420,10 @@ def _version() -> str:
         return version("neuronarrator")
     except Exception:  # not installed: running from a source tree
         return "0"
+
+
+#: The names a loopback-bound server answers to (and the address it was bound to).
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 
 
 def is_loopback(host: str) -> bool:
@@ -392,7 +455,9 @@ def serve_main(host: str = "127.0.0.1", port: int = 8000, model: str | Path | No
                          "recordings and read the reports; pass a token, or bind 127.0.0.1")  # fmt: skip
     if max_upload_mb <= 0:
         raise ServeError(f"the upload limit must be positive, not {max_upload_mb:g} MB")
-    app = create_app(model, token=token, max_upload_mb=max_upload_mb)
+    local = is_loopback(host)
+    app = create_app(model, token=token, max_upload_mb=max_upload_mb,
+                     allowed_hosts=(*LOOPBACK_NAMES, host) if local else None)  # fmt: skip
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{int(port)}/" + (f"?token={token}" if token else "")
     print(f"neuronarrator serve: open {url}  (Ctrl+C stops it)", flush=True)

@@ -17,7 +17,10 @@ A job that fails keeps the error as one line that names the uploaded file (never
 What a finished job keeps in memory -- the report document, the HTML page, the harmonized signal the EEG
 viewer draws pages from and a few of those pages -- is bounded: at most ``max_jobs`` jobs are kept and at
 most ``max_kept_mb`` of signal; beyond either the oldest finished jobs are forgotten (their ids then answer
-404). :meth:`JobStore.close` stops the worker and removes the work area.
+404), and so is any job finished more than ``keep_hours`` ago (a report of a patient's recording is not
+kept by a forgotten server for ever). Nothing of a job is ever on disk after its file was read; the report
+document records the upload's SHA-256 and size (``recording.sha256``, ``recording.bytes``) instead of the
+server's path. :meth:`JobStore.close` stops the worker and removes the work area.
 
 Matplotlib's pyplot is not thread-safe: every drawing (the worker's figures, the viewer's pages drawn in
 the web server's threads) holds :data:`FIGURE_LOCK`.
@@ -82,6 +85,8 @@ class Job:
     stage: str | None = None
     error: str | None = None
     finished: float | None = None
+    sha256: str | None = None
+    size_bytes: int | None = None
     document: dict[str, Any] | None = None
     html: str | None = None
     data_uv: np.ndarray | None = None
@@ -132,12 +137,13 @@ class JobStore:
     """
 
     def __init__(self, model_paths: Any, work_area: Path, *, max_jobs: int = 32, max_kept_mb: float = 1024,
-                 narrator_factory: Any = None, token: str | None = None) -> None:  # fmt: skip
+                 keep_hours: float = 24.0, narrator_factory: Any = None, token: str | None = None) -> None:  # fmt: skip
         self.model_paths = model_paths
         self.token = token  # carried by the report page's links to the viewer
         self.work_area = Path(work_area)
         self.max_jobs = max(1, int(max_jobs))
         self.max_kept_bytes = int(max_kept_mb * 2**20)
+        self.keep_s = float(keep_hours) * 3600.0
         self._factory = narrator_factory
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._lock = threading.Lock()
@@ -160,11 +166,12 @@ class JobStore:
             pending = sum(j.status in ("queued", "running") for j in self._jobs.values()) + self._uploading
             if pending >= self.max_jobs:
                 raise QueueFullError(f"{pending} recordings are waiting already; try again in a few minutes")
-            self._uploading += 1
             job_id = secrets.token_urlsafe(16)
             while job_id in self._jobs:  # pragma: no cover - 128 random bits
                 job_id = secrets.token_urlsafe(16)
-        folder = Path(tempfile.mkdtemp(prefix="job-", dir=self.work_area))
+            # made under the lock: close() cannot remove the work area between the check and the folder
+            folder = Path(tempfile.mkdtemp(prefix="job-", dir=self.work_area))
+            self._uploading += 1
         return Job(id=job_id, filename=filename, folder=folder)
 
     def discard(self, job: Job) -> None:
@@ -186,10 +193,12 @@ class JobStore:
         if not isinstance(job_id, str) or not ID_PATTERN.fullmatch(job_id):
             return None
         with self._lock:
+            self._expire()
             return self._jobs.get(job_id)
 
     def counts(self) -> dict[str, int]:
         with self._lock:
+            self._expire()
             jobs = list(self._jobs.values())
         return {s: sum(j.status == s for j in jobs) for s in ("queued", "running", "done", "failed")}
 
@@ -260,7 +269,8 @@ class JobStore:
             narrator = self._model()
             document = narrator.document(signal, info, model_name=self.model_paths.name).to_dict()
             document = _scrub_value(document, job)
-            document.setdefault("recording", {})["file"] = job.filename
+            recording = document.setdefault("recording", {})
+            recording.update(file=job.filename, sha256=job.sha256, bytes=job.size_bytes)
             for key, value in list(document.get("model", {}).items()):  # the server's folders stay private
                 if key.endswith("_checkpoint") and value:
                     document["model"][key] = Path(str(value)).name
@@ -293,6 +303,7 @@ class JobStore:
         """Forget the oldest finished jobs while more than ``max_jobs`` are kept or their signals and pages
         take more than ``max_kept_mb`` (``keep`` is never forgotten)."""
         with self._lock:
+            self._expire()
             while True:
                 finished = [
                     j for j in self._jobs.values() if j.status in ("done", "failed") and j is not keep
@@ -301,6 +312,12 @@ class JobStore:
                 if not finished or (len(self._jobs) <= self.max_jobs and total <= self.max_kept_bytes):
                     return
                 del self._jobs[finished[0].id]
+
+    def _expire(self) -> None:
+        """Forget the jobs finished more than ``keep_hours`` ago (the caller holds the lock)."""
+        cutoff = time.time() - self.keep_s
+        for job_id in [i for i, j in self._jobs.items() if j.finished is not None and j.finished < cutoff]:
+            del self._jobs[job_id]
 
     def cache_page(self, job: Job, start_s: float, png: bytes) -> None:
         """Keep a drawn viewer page (the last :data:`PAGE_CACHE` of the job)."""

@@ -121,8 +121,6 @@ def report_page(report_html: str, job_id: str, *, token: str | None = None) -> s
     return head + sep + nav + rest if sep else nav + report_html
 
 
-
-
 def page_start(start_s: float, end_s: float, duration_s: float, page_s: float = PAGE_S) -> float:
     """The start of the page centred on a span, clipped to the recording (as the report's evidence pages)."""
     return max(0.0, min((start_s + end_s) / 2 - page_s / 2, duration_s - page_s))

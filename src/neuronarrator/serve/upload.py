@@ -9,15 +9,24 @@ can be made:
   read (413);
 - the file's name must end in an accepted suffix, checked as soon as its part's headers are in, before
   its data (415);
+- the file's first bytes must be its format's signature (:data:`MAGIC`: ``0`` and seven spaces for EDF,
+  ``\\xffBIOSEMI`` for BDF, the file-id tag for FIF), checked as soon as they are in (415): a text file or
+  a program renamed ``.edf`` is refused by the request instead of failing its job later;
 - the file's bytes are counted as they are written, and the upload stops at the first byte over the
-  limit (413) whatever ``Content-Length`` said;
+  limit (413) whatever ``Content-Length`` said: an over-size file is never written whole;
 - there must be exactly one file, with at least one byte, and the body must be complete (400).
+
+The file's name is only ever used through :func:`~neuronarrator.serve.jobs.safe_filename` (its base name,
+harmless characters): ``../../x.edf``, ``/etc/x.edf`` or a name with a NUL byte land as ``x.edf`` (or
+``x_.edf``) in the job's own folder, never elsewhere. The bytes are hashed (SHA-256) as they are written;
+the report document records the digest, so a client can check that the report is of the file it sent.
 
 A refused upload's folder is removed at once (:meth:`~neuronarrator.serve.jobs.JobStore.discard`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 from typing import IO, Any
@@ -29,7 +38,7 @@ from starlette.requests import ClientDisconnect
 
 from neuronarrator.serve.jobs import Job, JobStore, QueueFullError, safe_filename
 
-__all__ = ["ENVELOPE_BYTES", "SUFFIXES", "receive_upload"]
+__all__ = ["ENVELOPE_BYTES", "MAGIC", "SUFFIXES", "receive_upload"]
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +46,10 @@ log = logging.getLogger(__name__)
 SUFFIXES = (".edf", ".bdf", ".fif")
 #: Room for the form's boundaries, part headers and small fields on top of the file itself.
 ENVELOPE_BYTES = 64 * 1024
+_EDF_OR_BDF = (b"0       ", b"\xffBIOSEMI")  # the readers take either signature under either suffix
+#: The signatures a file of each suffix may start with (what :mod:`neuronarrator.io` checks when reading).
+MAGIC = {".edf": _EDF_OR_BDF, ".bdf": _EDF_OR_BDF, ".fif": (b"\x00\x00\x00\x64",)}  # FIFF_FILE_ID = 100
+_MAGIC_BYTES = max(len(m) for ms in MAGIC.values() for m in ms)
 
 
 class _Upload:
@@ -53,6 +66,9 @@ class _Upload:
         self.file_done = False
         self.other_bytes = 0
         self.written = 0
+        self.head = b""  # the file's first bytes, until its signature is checked
+        self.suffix = ""
+        self.digest = hashlib.sha256()
         self.job: Job | None = None
         self.out: IO[bytes] | None = None
         self.ended = False
@@ -89,6 +105,7 @@ class _Upload:
             shown = Path(raw.replace("\\", "/")).suffix or "(no extension)"
             raise HTTPException(415, f"unsupported file type '{shown[:20]}'; upload one of "
                                      f"{', '.join(SUFFIXES)} (formats that hold a recording in one file)")  # fmt: skip
+        self.suffix = suffix
         try:
             self.job = self.store.new_job(safe_filename(raw, suffix))
         except QueueFullError as error:
@@ -107,10 +124,23 @@ class _Upload:
             raise HTTPException(413, f"the file is larger than this server's limit of "
                                      f"{self.max_bytes / 2**20:g} MB")  # fmt: skip
         assert self.out is not None
+        if len(self.head) < _MAGIC_BYTES:
+            self.head += data[start : start + _MAGIC_BYTES - len(self.head)]
+            if len(self.head) >= _MAGIC_BYTES:
+                self.check_signature()
+        self.digest.update(data[start:end])
         self.out.write(data[start:end])
+
+    def check_signature(self) -> None:
+        """415 unless the file starts as its suffix says (once its first bytes, or all of them, are in)."""
+        if self.head and not self.head.startswith(MAGIC[self.suffix]):
+            assert self.job is not None
+            raise HTTPException(415, f"{self.job.filename}: not a {self.suffix} recording (it starts with "
+                                     f"{self.head[:8]!r}, not the format's signature)")  # fmt: skip
 
     def part_end(self) -> None:
         if self.in_file and self.out is not None:
+            self.check_signature()  # a file shorter than the longest signature
             self.out.close()
             self.file_done = True
         self.in_file = False
@@ -162,4 +192,5 @@ async def receive_upload(request: Request, store: JobStore, max_bytes: int) -> J
             log.info("a client went away during its upload")
         raise
     assert upload.job is not None
+    upload.job.sha256, upload.job.size_bytes = upload.digest.hexdigest(), upload.written
     return upload.job
