@@ -83,6 +83,24 @@ def test_regressions_found_by_the_fuzzer(
     assert (outcome.kind, outcome.detail) == ("project", error), outcome.message
 
 
+@pytest.mark.parametrize(
+    ("seed", "index"),
+    [
+        (0, 3583),  # a 3 GB element declared in a 180 kB .set: scipy allocated it (MemoryError) at the read
+        (3, 2505),  # elements shifted by an inserted byte: scipy's compiled reader died of SIGBUS
+    ],
+)
+def test_eeglab_cases_that_broke_scipy_are_corrupt_files(
+    worker: Worker, seeds: list[Case], seed: int, index: int
+) -> None:
+    """The fuzzer's EEGLAB reproducers: io.mat_check refuses them before scipy parses the file."""
+    case = byte_case(seeds, seed, index)
+    assert case.name.startswith("eeglab:")
+    outcome = worker.run(case)
+    assert (outcome.kind, outcome.detail) == ("project", "CorruptFileError"), outcome.message
+    assert "not a valid MAT-file" in outcome.message
+
+
 def test_recording_without_samples_is_too_short() -> None:
     """A recording with no samples (a lenient open can give one) was a ValueError from make_plan."""
     import numpy as np

@@ -5,7 +5,9 @@ here, so a 24-hour plain EDF opens in milliseconds. (EDF+ keeps its annotations 
 data, one annotation block per record; MNE reads those blocks on opening, about 0.7 s for a 24-hour,
 19-channel EDF+ file in the page cache.) Before MNE sees a file we check that it exists, is not empty and
 has a known extension; EDF/BDF headers are validated against the file size by
-:mod:`neuronarrator.io.edf_header` (MNE would silently read a truncated file as a shorter one). Any
+:mod:`neuronarrator.io.edf_header` (MNE would silently read a truncated file as a shorter one), FIF tag
+chains by :mod:`~neuronarrator.io.fif_check` and EEGLAB MAT-file structures (whose sizes scipy trusts)
+by :mod:`~neuronarrator.io.mat_check`. Any
 exception MNE raises while parsing becomes a :class:`~neuronarrator.io.errors.CorruptFileError` (or
 :class:`~neuronarrator.io.errors.FileMissingError` for a missing companion file) naming the file.
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import math
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -45,12 +48,15 @@ from neuronarrator.io.errors import (
     CorruptFileError,
     EmptyFileError,
     FileMissingError,
+    HeaderMismatchError,
     NoEEGChannelsError,
     RecordingTooShortError,
     SamplingRateError,
+    TruncatedFileError,
     UnsupportedFormatError,
 )
 from neuronarrator.io.fif_check import check_fif_tag_chain
+from neuronarrator.io.mat_check import MatVariable, check_mat_file
 from neuronarrator.io.recording import Event, Header, Recording
 
 logger = logging.getLogger(__name__)
@@ -129,6 +135,12 @@ def _open_with_mne(path: Path, fmt: str, reader: Callable[..., Any], **kwargs: A
         missing = Path(error.filename).name if error.filename else None
         what = f"'{missing}'" if missing else "a companion file"
         raise FileMissingError(path, f"the {fmt} data file {what} is missing") from error
+    except MemoryError as error:
+        # A parser allocating what the file declares (scipy's MAT reader trusts element sizes): on
+        # a header-only open, running out of memory means sizes the file cannot hold, not a big file.
+        raise CorruptFileError(
+            path, f"the {fmt} reader ran out of memory on sizes the file declares: corrupt or implausible"
+        ) from error
     except Exception as error:  # MNE raises many types (ValueError, RuntimeError, KeyError, ...)
         raise CorruptFileError(
             path, f"the {fmt} reader could not parse it ({_short_reason(error)})"
@@ -288,6 +300,37 @@ def _set_channel_types(path: Path, raw: Any, labels: list[ChannelLabel]) -> None
             raise CorruptFileError(path, f"invalid channel information ({_short_reason(error)})") from error
 
 
+def _check_eeglab_data(path: Path, raw: Any, variables: list[MatVariable], strict: bool) -> None:
+    """The samples an EEGLAB header promises (channels x points) against the ``.fdt`` or ``data`` array.
+
+    MNE reads them only when asked; a short ``.fdt`` or a ``data`` array of another shape would fail
+    (or read the wrong samples) long after the file opened.
+    """
+    n_chans, n_times = len(raw.ch_names), int(raw.n_times)
+    data_path = Path(raw.filenames[0]) if raw.filenames and raw.filenames[0] else path
+    if data_path.resolve() != path.resolve():  # samples in a separate .fdt: float32, channel-interleaved
+        need, have = 4 * n_chans * n_times, data_path.stat().st_size
+        what = f"{n_chans} channels x {n_times:,} samples (float32) need {need:,} bytes"
+        if have < need:
+            raise TruncatedFileError(path, f"its data file '{data_path.name}' holds {have:,} bytes; {what}")
+        if have > need:
+            if strict:
+                raise HeaderMismatchError(
+                    path, f"its data file '{data_path.name}' holds {have:,} bytes; {what}"
+                )
+            logger.warning("%s: %s holds %d bytes more than the header's samples", path, data_path.name,
+                           have - need)  # fmt: skip
+        return
+    for var in variables:  # samples inside the .set: a top-level numeric `data` variable
+        if var.name == "data" and 6 <= var.mclass <= 15:
+            if var.dims[0] != n_chans or math.prod(var.dims[1:]) != n_times:
+                raise HeaderMismatchError(
+                    path,
+                    f"its data array is {' x '.join(map(str, var.dims))} but the header says "
+                    f"{n_chans} channels x {n_times:,} samples",
+                )
+
+
 def read_recording(path: str | Path, *, strict: bool = True) -> Recording:
     """Open one EEG file, de-identified, without reading its samples.
 
@@ -326,7 +369,10 @@ def read_recording(path: str | Path, *, strict: bool = True) -> Recording:
         )
     if fmt == "fif":
         check_fif_tag_chain(path)  # a looping tag chain would make MNE's reader hang
+    variables = check_mat_file(path) if fmt == "eeglab" else []  # scipy trusts the sizes a .set declares
     raw = _open_with_mne(path, fmt, reader)
+    if fmt == "eeglab":
+        _check_eeglab_data(path, raw, variables, strict)
     labels = classify_channels(list(raw.ch_names))
     sfreq_hz = float(raw.info["sfreq"])
     if not (0 < sfreq_hz <= MAX_SFREQ_HZ):  # MNE takes any number (Persyst's "inf", "1e308")

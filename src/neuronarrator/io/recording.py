@@ -112,15 +112,29 @@ class Recording:
         unknown = sorted(set(originals) - set(self.raw.ch_names))
         if unknown:  # the caller's mistake, kept apart from the file's problems below
             raise ValueError(f"no channels {unknown} in {self.path}")
+        # EEGLAB samples stored inside the .set are parsed here, on the first read, by scipy's MAT reader
+        # (MNE re-reads the whole file), which raises whatever the bytes lead it to: TypeError, KeyError,
+        # ZeroDivisionError, or MemoryError on a size the file declares but does not hold (read.py's
+        # mat_check refuses such files at opening; this covers a file changed since).
+        filenames = list(getattr(self.raw, "filenames", None) or [None])
+        embedded = (
+            self.format == "eeglab" and filenames[0] is not None and Path(filenames[0]).resolve() == self.path.resolve()
+        )
+        parsed_here = (Exception,) if embedded else ()
         try:
             return self.raw.get_data(picks=list(originals), start=start, stop=stop) * 1e6
-        except (ValueError, OSError, EOFError, IndexError) as error:
+        except (ValueError, OSError, EOFError, IndexError, *parsed_here) as error:
             # The samples are read lazily, long after the header parsed: a corrupt data section (a FIF
             # buffer cut short or of the wrong size, an EDF shortened since it was opened) surfaces here
             # as numpy's ValueError ("buffer size must be a multiple of element size", "cannot reshape")
             # or an OSError from the file.
             from neuronarrator.io.errors import CorruptFileError
 
+            if isinstance(error, MemoryError):
+                raise CorruptFileError(
+                    self.path, "its samples could not be read: the MAT reader ran out of memory on sizes "
+                    "the file declares (corrupt or implausible)"
+                ) from error
             reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
             raise CorruptFileError(
                 self.path, f"its samples could not be read ({type(error).__name__}: {reason})"
