@@ -17,7 +17,8 @@ on top. Here the *same* chunks are consumed as they are harmonized:
 - **the narrator's features** of those segments are standardised and pushed at once through the
   state-space bridge (:class:`~neuronarrator.models.bridge_stream.BridgeStream`), which carries each
   layer's recurrent state from one piece to the next; decoding starts from its prefix at the end;
-- **the figures' summaries**: the spectrogram's windows (5 s, 1-s hop) averaged over the rows with data,
+- **the figures' summaries**: the spectrogram's windows (5 s, 1-s hop) averaged over the rows with data
+  (and, past :data:`MAX_SPECTROGRAM_COLUMNS` windows, over runs of consecutive windows),
   and the Welch band powers (2-s windows, 1-s hop) summed per row for the scalp maps, each carrying across
   chunk boundaries the samples its next window still needs, so the windows fall where they fall on the
   whole session;
@@ -57,6 +58,10 @@ __all__ = ["STREAM_ABOVE_S", "ChunkSource", "StreamedRecording", "stream_documen
 STREAM_ABOVE_S = 2 * 3600.0
 #: The harmonized rate (DESIGN.md).
 SFREQ_HZ = 200.0
+#: The spectrogram figure of a longer recording draws the mean of consecutive 1-s windows, at most this many
+#: columns (the figure is 1,000 pixels wide; 24 h of windows, drawn one per column, made Matplotlib hold a
+#: 161 × 86,400 RGBA image in float64, 450 MB). Up to 40 min, one column per window, as in memory.
+MAX_SPECTROGRAM_COLUMNS = 2400
 #: Stage-1 segments per batch (:func:`segment_predictions`' default).
 BATCH_SIZE = 32
 #: Relevance is computed for codes some segment of the batch gives at least this (``segment_predictions``).
@@ -341,6 +346,12 @@ class _Pass:
 
         log_psd = np.concatenate(self.spec_columns).T  # (F, W)
         times_s = (np.arange(log_psd.shape[1]) * round(STEP_S * SFREQ_HZ) + round(WINDOW_S * SFREQ_HZ) / 2) / SFREQ_HZ
+        n_bins = -(-log_psd.shape[1] // MAX_SPECTROGRAM_COLUMNS)  # windows per drawn column
+        if n_bins > 1:  # a long recording: mean over runs of n_bins windows (the last run may be shorter)
+            starts = np.arange(0, log_psd.shape[1], n_bins)
+            counts = np.diff(np.append(starts, log_psd.shape[1]))
+            log_psd = (np.add.reduceat(log_psd, starts, axis=1) / counts).astype(np.float32)
+            times_s = np.add.reduceat(times_s, starts) / counts
         return log_psd, self.freqs_hz, times_s
 
     def _band_power(self) -> np.ndarray | None:
