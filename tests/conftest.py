@@ -452,6 +452,24 @@ def one_torch_thread():
     torch.set_num_threads(threads)
 
 
+def phantom_corpus(tmp_path_factory: pytest.TempPathFactory, name: str, sessions: int, *, duration_s: float = 20,
+                   split_fractions: tuple[float, float, float] = (0.5, 0.5, 0.0)) -> Path:  # fmt: skip
+    """A small phantom corpus (``sessions`` of ``duration_s``, the given train/val/test fractions) built
+    in-process, for the training tests' module fixtures."""
+    from neuronarrator.corpus.build import build_corpus
+
+    out = tmp_path_factory.mktemp(name) / "corpus"
+    build_corpus([("phantom", None, {"sessions": sessions, "duration_s": duration_s})], out,
+                 scheduler="synchronous", split_fractions=split_fractions)  # fmt: skip
+    return out
+
+
+@pytest.fixture(scope="session")
+def build_phantom_corpus():
+    """:func:`phantom_corpus` (for module-scoped fixtures, which take a callable)."""
+    return phantom_corpus
+
+
 def train_tiny_narrator(root: Path, corpus: Path, steps: int, **sections: Any) -> dict[str, Path]:
     """Write a sectioned config for a tiny stage 1 and narrator (``steps`` each) on ``corpus`` under ``root``,
     plus any other ``sections`` (``evaluate=...``), and train both stages through the CLI;

@@ -77,13 +77,8 @@ def test_gathered_info_nce_is_the_single_process_loss_and_gradient(tmp_path: Pat
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    from neuronarrator.corpus.build import build_corpus
-
-    out = tmp_path_factory.mktemp("ddp") / "corpus"
-    build_corpus([("phantom", None, {"sessions": 12, "duration_s": 20})], out, scheduler="synchronous",
-                 split_fractions=(0.7, 0.3, 0.0))  # fmt: skip
-    return out
+def corpus(tmp_path_factory, build_phantom_corpus):
+    return build_phantom_corpus(tmp_path_factory, "ddp", 12, split_fractions=(0.7, 0.3, 0.0))
 
 
 def _config(root: Path, corpus: Path, name: str, steps: int) -> str:

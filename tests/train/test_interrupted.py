@@ -22,13 +22,8 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    from neuronarrator.corpus.build import build_corpus
-
-    out = tmp_path_factory.mktemp("interrupted") / "corpus"
-    build_corpus([("phantom", None, {"sessions": 8, "duration_s": 20})], out, scheduler="synchronous",
-                 split_fractions=(0.5, 0.5, 0.0))  # fmt: skip
-    return out
+def corpus(tmp_path_factory, build_phantom_corpus):
+    return build_phantom_corpus(tmp_path_factory, "interrupted", 8)
 
 
 @pytest.mark.slow

@@ -22,14 +22,9 @@ def _write(path: Path, document: dict) -> str:
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
+def corpus(tmp_path_factory, build_phantom_corpus):
     """10 phantom sessions of 20 s (2 segments each) split half train, half val; topomaps cached."""
-    from neuronarrator.corpus.build import build_corpus
-
-    out = tmp_path_factory.mktemp("stage1") / "corpus"
-    build_corpus([("phantom", None, {"sessions": 10, "duration_s": 20})], out, scheduler="synchronous",
-                 split_fractions=(0.5, 0.5, 0.0))  # fmt: skip
-    return out
+    return build_phantom_corpus(tmp_path_factory, "stage1", 10)
 
 
 @pytest.fixture(scope="module")
