@@ -53,6 +53,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_inspect.py
 	$(BIN)/python bench/bench_phantom.py
 	$(BIN)/python bench/bench_narrate.py
+	$(BIN)/python bench/bench_ddp.py
+	$(BIN)/python bench/bench_long_recording.py
+	$(BIN)/python bench/bench_serve_load.py
 
 # CLEF end to end on the phantom (configs/clef-tiny.yaml): corpora, the three training stages, then the
 # benchmark table docs/clef-benchmark.md (+ .json). About 15-20 minutes on 2 CPU cores.
