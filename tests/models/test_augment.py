@@ -131,3 +131,37 @@ def test_lowpass_empties_the_band_above_the_cutoff_only_where_drawn() -> None:
     torch.testing.assert_close(out["waveform"][~filtered], batch["waveform"][~filtered])
     with pytest.raises(ValueError):
         SegmentAugment(lowpass_hz=(0.0, 40.0))
+
+
+def test_tilt_changes_the_spectral_exponent_and_the_maps_by_the_same_law() -> None:
+    torch.manual_seed(0)
+    wave = torch.randn(2, 19, 2000) * 10
+    topo = torch.ones(2, 5, 32, 32)
+    out = SegmentAugment(gain=(1, 1), noise_uv=0, p_drop_segment=0, p_tilt=1.0, tilt=(0.3, 0.3))(
+        {"waveform": wave, "topomap": topo})
+    power = lambda x: torch.fft.rfft(x.double()).abs() ** 2  # noqa: E731
+    ratio = power(out["waveform"]) / power(wave)  # (B, C, F), exactly the applied law
+    freqs = torch.fft.rfftfreq(2000, 1 / 200)
+    at = lambda f: ratio[..., int(f * 10)].mean().item()  # noqa: E731 - 0.1 Hz bins
+    assert at(2.0) == pytest.approx(5.0 ** 0.3, rel=1e-4) and at(10.0) == pytest.approx(1.0, rel=1e-4)
+    assert at(40.0) == pytest.approx(0.25 ** 0.3, rel=1e-4) and freqs[20] == 2.0
+    delta_centre = (1.0 * 4.0) ** 0.5  # the topomap's delta band, at its geometric centre
+    assert (out["topomap"][:, 0] - 1).mean().item() == pytest.approx(-0.3 * math.log10(delta_centre / 10), rel=1e-5)
+
+
+def test_interpolated_electrodes_are_the_spline_estimate_and_bipolar_rows_untouched() -> None:
+    from neuronarrator.io.channels import CANONICAL_19
+    from neuronarrator.signal.interpolate import spherical_spline_matrix
+
+    torch.manual_seed(1)
+    wave = torch.randn(3, 19, 400)
+    mask = torch.ones(3, 19, dtype=torch.bool)
+    batch = {"waveform": wave, "channel_mask": mask, "montage": ["referential", "referential", "bipolar"]}
+    out = SegmentAugment(gain=(1, 1), noise_uv=0, p_drop_segment=0, p_interp=1.0, interp_max=3)(batch)
+    for i in range(2):
+        changed = [c for c in range(19) if not torch.equal(out["waveform"][i, c], wave[i, c])]
+        assert 1 <= len(changed) <= 3
+        sources = [c for c in range(19) if c not in changed]
+        w = spherical_spline_matrix(tuple(CANONICAL_19[c] for c in sources), tuple(CANONICAL_19[c] for c in changed))
+        torch.testing.assert_close(out["waveform"][i, changed], torch.tensor(w, dtype=wave.dtype) @ wave[i, sources])
+    assert torch.equal(out["waveform"][2], wave[2]) and torch.equal(out["channel_mask"], mask)

@@ -30,6 +30,16 @@ therefore perturbed, per segment, as a different recording of the same brain wou
   where the rows kept cannot show a finding, the loss teaches the heads the finding's posterior given
   those rows (near its prior), not a guess.
 
+- spectral tilt: with probability ``p_tilt`` the 1/f exponent of a segment changes by ``Δβ`` uniform in
+  ``tilt`` (power × ``(f / 10 Hz)^-Δβ``, pivoting at 10 Hz, flat below 1 Hz), as the background of an older
+  or younger person, or another amplifier's filters, would be (the scalp map's bands shift by the same
+  law at their centre frequencies). ``|Δβ| <= 0.3`` moves delta power by at most ×1.6 and beta by ×0.76:
+  inside the range gain already spans.
+- interpolated electrodes: with probability ``p_interp`` a referential segment has 1-``interp_max``
+  present electrodes replaced by the spherical-spline estimate from the others, as the harmonizer
+  repairs a flat, noisy or popping electrode (the shifted phantom has 1-3 per session; real recordings
+  too). A focal event on a repaired electrode is then seen only through its neighbours.
+
 The labels are unchanged by construction: none of the other perturbations adds or removes a finding (gains
 stay within a factor ~2 either way; a burst-suppression segment at half gain is still suppressed relative
 to its bursts, and the corpus labels were made at the recording's own gain). The random draws come from
@@ -64,6 +74,10 @@ class SegmentAugment:
     p_bipolar: float = 0.0
     p_sparse: float = 0.0
     sparse_rows: tuple[int, int] = (1, 4)
+    p_tilt: float = 0.0
+    tilt: tuple[float, float] = (-0.3, 0.3)
+    p_interp: float = 0.0
+    interp_max: int = 3
 
     def __post_init__(self) -> None:
         lo, hi = self.gain
@@ -75,7 +89,12 @@ class SegmentAugment:
             raise ValueError(f"sparse_rows must be 1 <= low <= high, got {self.sparse_rows}")
         if not 0 < self.lowpass_hz[0] <= self.lowpass_hz[1]:
             raise ValueError(f"lowpass_hz must be 0 < low <= high, got {self.lowpass_hz}")
-        for name in ("p_drop_segment", "p_drop_channel", "p_lowpass", "p_bipolar", "p_sparse"):
+        if not self.tilt[0] <= self.tilt[1]:
+            raise ValueError(f"tilt must be low <= high, got {self.tilt}")
+        if self.interp_max < 1:
+            raise ValueError(f"interp_max must be >= 1, got {self.interp_max}")
+        for name in ("p_drop_segment", "p_drop_channel", "p_lowpass", "p_bipolar", "p_sparse", "p_tilt",
+                     "p_interp"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must lie in [0, 1], got {getattr(self, name)}")
 
@@ -97,6 +116,8 @@ class SegmentAugment:
             fields["lowpass_hz"] = tuple(float(f) for f in fields["lowpass_hz"])
         if "sparse_rows" in fields:
             fields["sparse_rows"] = tuple(int(r) for r in fields["sparse_rows"])
+        if "tilt" in fields:
+            fields["tilt"] = tuple(float(t) for t in fields["tilt"])
         return cls(**fields)
 
     def __call__(self, batch: Mapping[str, Any]) -> dict[str, Any]:
@@ -123,10 +144,58 @@ class SegmentAugment:
             kept = mask & ~drop
             empty = kept.sum(1) == 0  # never drop a segment's last channel
             out["channel_mask"] = torch.where(empty[:, None], mask, kept)
+        if self.p_tilt > 0:
+            out.update(self._tilt(out))
+        if self.p_interp > 0 and "montage" in batch and "channel_mask" in batch:
+            out["waveform"] = self._interpolate(out["waveform"], out["channel_mask"].bool(), list(batch["montage"]))
         if self.p_lowpass > 0:
             out["waveform"] = self._lowpass(out["waveform"])
         if "montage" in batch and "channel_mask" in batch and (self.p_bipolar > 0 or self.p_sparse > 0):
             out.update(self._montage(out))
+        return out
+
+    def _tilt(self, batch: Mapping[str, Any], sfreq_hz: float = 200.0, pivot_hz: float = 10.0) -> dict[str, Any]:
+        """Some segments' 1/f exponent changed by Δβ (module docstring); their scalp maps to match."""
+        wave = batch["waveform"]
+        b, t = wave.shape[0], wave.shape[-1]
+        chosen = torch.rand(b, device=wave.device) < self.p_tilt
+        if not bool(chosen.any()):
+            return {}
+        lo, hi = self.tilt
+        beta = torch.empty(b, device=wave.device).uniform_(lo, hi) * chosen  # Δβ, 0 where not chosen
+        freqs = torch.fft.rfftfreq(t, 1.0 / sfreq_hz).to(wave.device).clamp_min(1.0)
+        amplitude = (freqs[None, :] / pivot_hz) ** (-beta[:, None] / 2.0)  # (B, F): power ∝ f^-Δβ
+        out = {"waveform": torch.fft.irfft(torch.fft.rfft(wave.float()) * amplitude[:, None, :], n=t).to(wave.dtype)}
+        if "topomap" in batch:
+            from neuronarrator.signal.bands import BANDS_HZ
+
+            topo = batch["topomap"]
+            centres = torch.tensor([math.sqrt(a * b_) for a, b_ in BANDS_HZ.values()], device=topo.device)
+            shift = -beta.to(topo.device)[:, None] * torch.log10(centres / pivot_hz)[None, :]  # (B, 5) log10 µV²
+            out["topomap"] = torch.where(topo != 0, topo + shift[:, :, None, None].to(topo.dtype), topo)
+        return out
+
+    def _interpolate(self, wave: torch.Tensor, mask: torch.Tensor, montage: list[str]) -> torch.Tensor:
+        """Some referential segments with 1-``interp_max`` electrodes replaced by their spherical-spline
+        estimate from the other present electrodes (module docstring)."""
+        from neuronarrator.io.channels import CANONICAL_19
+        from neuronarrator.signal.interpolate import spherical_spline_matrix
+
+        chosen = (torch.rand(wave.shape[0]) < self.p_interp).tolist()
+        out = wave
+        for i, pick in enumerate(chosen):
+            present = mask[i, : len(CANONICAL_19)].nonzero().flatten().tolist()
+            if not pick or montage[i] != "referential" or len(present) < 8:
+                continue
+            n = int(torch.randint(1, self.interp_max + 1, (1,)))
+            order = torch.randperm(len(present)).tolist()
+            targets = sorted(present[j] for j in order[:n])
+            sources = [c for c in present if c not in targets]
+            w = spherical_spline_matrix(tuple(CANONICAL_19[c] for c in sources), tuple(CANONICAL_19[c] for c in targets))
+            if out is wave:
+                out = wave.clone()
+            estimate = torch.tensor(w, device=wave.device, dtype=wave.dtype) @ wave[i, sources]
+            out[i, targets] = estimate
         return out
 
     def _lowpass(self, wave: torch.Tensor, sfreq_hz: float = 200.0) -> torch.Tensor:
