@@ -30,9 +30,15 @@ The design keeps a distributed run *the same computation* as a single-process on
 - **Different random streams.** Augmentation and dropout draw per rank from ``seed + rank`` (the same
   seed on every rank would augment both halves of a batch identically).
 
-FSDP (sharding parameters and optimizer state) is not wired in: the largest configuration here has a few
-million parameters, which DDP replicates at no cost; FSDP pays off only for models that do not fit one
-device, which this project does not train.
+**FSDP** (``parallel: fsdp`` in a stage's config; default ``ddp``): the loss module is wrapped by FSDP2's
+``fully_shard`` instead, so each rank holds 1/N of the parameters, gradients and optimizer state, and
+gathers the parameters for each step -- for models that do not fit one device (a local Hugging Face LM
+fine-tuned whole). The stages build their optimizer before the loop, on the unsharded parameters:
+:func:`shard_for_training` moves it onto the sharded ones. Checkpoints stay in the plain layout (full
+tensors, the optimizer's state keyed by parameter index) whatever the mode (:func:`full_state_dicts`), so
+a checkpoint written under FSDP on 4 GPUs resumes under DDP on 2 or in one process, and back. After the
+last step the parameters are gathered for good (:func:`unshard_after_training`) so that validation runs on
+the whole model. The models here have a few million parameters, for which FSDP only adds gathers.
 """
 
 from __future__ import annotations
@@ -46,8 +52,12 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
+from torch import nn
 
-__all__ = ["World", "barrier", "gather_rows", "gathering", "global_count", "init_from_env", "is_main", "mean_over_ranks", "shard",
+PARALLEL_MODES = ("ddp", "fsdp")
+
+__all__ = ["PARALLEL_MODES", "World", "barrier", "full_state_dicts", "gather_rows", "gathering", "global_count",
+           "shard_for_training", "unshard_after_training", "init_from_env", "is_main", "mean_over_ranks", "shard",
            "sharded_forward", "shutdown", "world"]  # fmt: skip
 
 #: How long a rank waits for the others (a collective, the rendezvous) before failing instead of hanging.
@@ -253,3 +263,82 @@ def mean_over_ranks(value: float) -> float:
         t = t.to(w.device())
     dist.all_reduce(t)
     return float(t.item()) / w.size
+
+
+# --- FSDP ---------------------------------------------------------------------------------------------
+
+
+def _optimizer_names(root: nn.Module, optimizer: torch.optim.Optimizer) -> list[str]:
+    """The fully qualified names (under ``root``) of the optimizer's parameters, in its packing order (the
+    index a plain ``optimizer.state_dict()`` gives each parameter)."""
+    names = {id(p): n for n, p in root.named_parameters()}
+    return [names[id(p)] for group in optimizer.param_groups for p in group["params"]]
+
+
+def _plain_to_named(plain: dict[str, Any], names: list[str]) -> dict[str, Any]:
+    return {"state": {names[int(i)]: v for i, v in plain["state"].items()},
+            "param_groups": [{**g, "params": [names[int(i)] for i in g["params"]]} for g in plain["param_groups"]]}  # fmt: skip
+
+
+def _named_to_plain(named: dict[str, Any], names: list[str]) -> dict[str, Any]:
+    index = {n: i for i, n in enumerate(names)}
+    return {"state": {index[n]: v for n, v in named["state"].items()},
+            "param_groups": [{**g, "params": [index[n] for n in g["params"]]} for g in named["param_groups"]]}  # fmt: skip
+
+
+def shard_for_training(root: nn.Module, optimizer: torch.optim.Optimizer) -> None:
+    """``fully_shard(root)`` in place, with ``optimizer`` (built on the unsharded parameters, possibly with
+    a resumed state) moved onto the sharded parameters and its state sharded to match. Collective."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
+    from torch.distributed.fsdp import fully_shard
+
+    names = _optimizer_names(root, optimizer)
+    plain = optimizer.state_dict()
+    optimizer.state.clear()
+    # FSDP cannot shard a 0-d parameter (a learnt temperature): it stays whole on every rank, and its
+    # gradient is averaged over the ranks here, as DDP would.
+    scalars = {p for p in root.parameters() if p.ndim == 0 and p.requires_grad}
+    for p in scalars:
+        p.register_post_accumulate_grad_hook(_average_grad)
+    fully_shard(root, ignored_params=scalars or None)
+    sharded = dict(root.named_parameters())  # fully_shard replaced every parameter by a sharded one
+    for group in optimizer.param_groups:
+        group["params"] = [sharded[n] for n in names[: len(group["params"])]]
+        names = names[len(group["params"]) :]
+    if plain["state"]:
+        set_optimizer_state_dict(root, optimizer, _plain_to_named(plain, _optimizer_names(root, optimizer)),
+                                 options=StateDictOptions(full_state_dict=True))  # fmt: skip
+
+
+def _average_grad(param: torch.Tensor) -> None:
+    """A post-accumulate-grad hook: the parameter's gradient averaged over the ranks, in place."""
+    dist.all_reduce(param.grad)
+    param.grad.div_(dist.get_world_size())
+
+
+def full_state_dicts(root: nn.Module, model: nn.Module, optimizer: torch.optim.Optimizer,
+                     sharded: bool) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
+    """(model state, optimizer state) in the plain layout, full tensors on the CPU, whether ``root`` is
+    sharded (collective then: every rank must call it; only rank 0 gets them, the others empty dicts) or
+    not (``model``'s and ``optimizer``'s own)."""
+    if not sharded:
+        return model.state_dict(), optimizer.state_dict()
+    from torch.distributed.checkpoint.state_dict import (
+        StateDictOptions,
+        get_model_state_dict,
+        get_optimizer_state_dict,
+    )
+
+    options = StateDictOptions(full_state_dict=True, cpu_offload=True)
+    prefix = next(n for n, m in root.named_children() if m is model) + "."
+    weights = {k.removeprefix(prefix): v for k, v in get_model_state_dict(root, options=options).items()}
+    named = get_optimizer_state_dict(root, optimizer, options=options)
+    if not named:  # cpu_offload gathers onto rank 0 only; the others get empty dicts (and write nothing)
+        return weights, {}
+    return weights, _named_to_plain(named, _optimizer_names(root, optimizer))
+
+
+def unshard_after_training(root: nn.Module) -> None:
+    """Gather a sharded ``root``'s parameters for good: the model under it then holds whole tensors again and
+    runs outside the training loop (validation, calibration) like an unsharded one. Collective."""
+    root.unshard()

@@ -81,11 +81,11 @@ def corpus(tmp_path_factory, build_phantom_corpus):
     return build_phantom_corpus(tmp_path_factory, "ddp", 12, split_fractions=(0.7, 0.3, 0.0))
 
 
-def _config(root: Path, corpus: Path, name: str, steps: int) -> str:
+def _config(root: Path, corpus: Path, name: str, steps: int, parallel: str = "ddp") -> str:
     document = {"corpus": str(corpus), "seed": 0, "stages": {"stage1": {
         "stage1": "tiny", "stage1_overrides": {"waveform": {"n_layers": 1}}, "steps": steps, "batch_size": 8,
         "lr": 3e-3, "schedule": "constant", "augment": False, "checkpoint": str(root / f"{name}.pt"),
-        "log_every": 1}}}  # fmt: skip
+        "log_every": 1, "parallel": parallel}}}  # fmt: skip
     path = root / f"{name}.yaml"
     path.write_text(yaml.safe_dump(document))
     return str(path)
@@ -100,15 +100,22 @@ def _torchrun(config: str, n: int, log: Path) -> None:
     assert done.returncode == 0, log.read_text()[-4000:]
 
 
-@pytest.mark.slow
-def test_two_processes_train_stage1_like_one_and_resume_on_one(corpus, tmp_path: Path) -> None:
-    # the reference: one process, 6 steps of global batches of 8
-    single = _config(tmp_path, corpus, "single", steps=6)
-    assert main(["train", "stage1", "--config", single]) == 0
-    reference = load_checkpoint(tmp_path / "single.pt")
+@pytest.fixture(scope="module")
+def single_process_run(corpus, tmp_path_factory):
+    """The reference: one process, 8 steps of global batches of 8."""
+    root = tmp_path_factory.mktemp("single")
+    assert main(["train", "stage1", "--config", _config(root, corpus, "single", steps=8)]) == 0
+    return load_checkpoint(root / "single.pt")
 
-    # the same config on 2 processes (4 segments each), stopped at step 4 ...
-    ddp = _config(tmp_path, corpus, "ddp", steps=4)
+
+@pytest.mark.slow
+@pytest.mark.parametrize("parallel", ["ddp", "fsdp"])
+def test_two_processes_train_stage1_like_one_and_resume_across_world_sizes(corpus, single_process_run, parallel,
+                                                                            tmp_path) -> None:  # fmt: skip
+    reference = single_process_run
+    # the same config on 2 processes (4 segments each; FSDP: each also holds half of every parameter and
+    # of the optimizer state), stopped at step 4 ...
+    ddp = _config(tmp_path, corpus, "ddp", steps=4, parallel=parallel)
     _torchrun(ddp, 2, tmp_path / "torchrun.log")
     two = load_checkpoint(tmp_path / "ddp.pt")
     assert two["step"] == 4 and two["manifest"]["stage"] == "stage1"
@@ -126,6 +133,14 @@ def test_two_processes_train_stage1_like_one_and_resume_on_one(corpus, tmp_path:
     resumed = load_checkpoint(tmp_path / "ddp.pt")
     assert resumed["step"] == 6
     torch.testing.assert_close(resumed["history"][:4], two["history"])
+    torch.testing.assert_close(resumed["history"], reference["history"][:6], rtol=1e-4, atol=1e-4)
+
+    # ... and by 2 processes again to step 8 (the plain checkpoint's optimizer state sharded under FSDP)
+    resumed_config["stages"]["stage1"]["steps"] = 8
+    Path(ddp).write_text(yaml.safe_dump(resumed_config))
+    _torchrun(ddp, 2, tmp_path / "torchrun-2.log")
+    resumed = load_checkpoint(tmp_path / "ddp.pt")
+    assert resumed["step"] == 8 and resumed["manifest"]["stage"] == "stage1"
     torch.testing.assert_close(resumed["history"], reference["history"], rtol=1e-4, atol=1e-4)
     # and the same model: its validation (stage 1's heads and calibration, on the val split) agrees. (Not
     # compared weight by weight: a conv bias feeding a normalisation has a zero gradient up to rounding,

@@ -34,9 +34,9 @@ from neuronarrator.io.errors import NeuroNarratorError
 
 log = logging.getLogger(__name__)
 
-#: Config keys that may change between a run and its resumption: they set how long to train and how
-#: often to log or save, not what is trained.
-RESUMABLE_KEYS = frozenset({"steps", "log_every", "checkpoint_every"})
+#: Config keys that may change between a run and its resumption: they set how long to train, how often to
+#: log or save, and how the work is spread over processes (DDP or FSDP), not what is trained.
+RESUMABLE_KEYS = frozenset({"steps", "log_every", "checkpoint_every", "parallel"})
 
 
 class TrainConfigError(NeuroNarratorError):
@@ -233,9 +233,16 @@ def train_loop(
             _set_rng_state(ckpt["rng"])
         log.info("resumed %s at step %d", checkpoint_path, step)
 
+    parallel = str(config_dict.get("parallel", "ddp"))
+    if parallel not in distributed.PARALLEL_MODES:
+        raise TrainConfigError(f"parallel {parallel!r} is unknown; known: {', '.join(distributed.PARALLEL_MODES)}")
+    sharded = w.distributed and parallel == "fsdp"
+    net: nn.Module = _LossModule(_unwrap(model), loss_fn)
+
     def checkpoint() -> None:
+        weights, optimizer_state = distributed.full_state_dicts(net, _unwrap(model), optimizer, sharded)
         save_checkpoint(checkpoint_path, {
-            "model": _unwrap(model).state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+            "model": weights, "optimizer": optimizer_state, "step": step,
             "history": torch.tensor(history, dtype=torch.float64), "rng": _rng_state(), "config": config_dict,
             "manifest": {**code_manifest(), "step": step},
         })  # fmt: skip
@@ -247,8 +254,10 @@ def train_loop(
     iterator: Iterator[Any] = iter(batches(step) if callable(batches) else batches)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
     model.train()
-    net = _LossModule(model, loss_fn)
-    if w.distributed:
+    if sharded:
+        distributed.shard_for_training(net, optimizer)
+        log.info("fully sharded (FSDP) over %d processes (this is rank %d, on %s)", w.size, w.rank, device)
+    elif w.distributed:
         from torch.nn.parallel import DistributedDataParallel
 
         # Every loss keeps all its parameters on the graph (a term without data adds 0 · output), so DDP
@@ -287,6 +296,8 @@ def train_loop(
         if checkpoint_every and step % checkpoint_every == 0 and step < steps:
             checkpoint()
     checkpoint()
+    if sharded:
+        distributed.unshard_after_training(net)
     distributed.barrier()  # the other ranks may read the checkpoint next
     return history
 
