@@ -4,11 +4,12 @@
 
 Self-contained: in a temporary folder (removed afterwards) it builds a phantom corpus (``--sessions``
 sessions of 20 s) and trains stage 1 with the model sizes and augmentation of
-``configs/narrator-tiny.yaml`` (global batches of ``--batch-size`` segments) three ways:
+``configs/narrator-tiny.yaml`` (global batches of ``--batch-size`` segments) four ways:
 
 - ``1 process × 1 thread``: the reference;
 - ``1 process × 2 threads``: the alternative that needs no torchrun (torch's intra-op threads);
-- ``2 processes × 1 thread``: ``torchrun --nproc_per_node 2`` (gloo), each rank half of every batch.
+- ``2 processes × 1 thread``: ``torchrun --nproc_per_node 2`` (gloo), each rank half of every batch;
+- ``2 processes × 1 thread, FSDP``: the same with ``parallel: fsdp`` (parameters gathered every step).
 
 Each way runs twice, to the two ``--steps`` counts, as a fresh ``neuronarrator train stage1`` command;
 the time per step is the difference of the two wall times over the difference of the steps, so process
@@ -33,18 +34,19 @@ ROOT = Path(__file__).resolve().parents[1]
 CLI = str(Path(sys.executable).parent / "neuronarrator")
 
 
-def stage1_section(corpus: Path, checkpoint: Path, steps: int, batch_size: int) -> dict:
+def stage1_section(checkpoint: Path, steps: int, batch_size: int, parallel: str) -> dict:
     tiny = yaml.safe_load((ROOT / "configs" / "narrator-tiny.yaml").read_text())["stages"]["stage1"]
     return {**tiny, "steps": steps, "batch_size": batch_size, "checkpoint": str(checkpoint),
-            "checkpoint_every": None, "log_every": 1000, "schedule": "constant"}  # fmt: skip
+            "checkpoint_every": None, "log_every": 1000, "schedule": "constant", "parallel": parallel}  # fmt: skip
 
 
-def run(tmp: Path, corpus: Path, name: str, steps: int, batch_size: int, procs: int, threads: int) -> float:
+def run(tmp: Path, corpus: Path, name: str, steps: int, batch_size: int, procs: int, threads: int,
+        parallel: str) -> float:  # fmt: skip
     """Wall seconds of one fresh training command."""
     config = tmp / f"{name}-{steps}.yaml"
     checkpoint = tmp / f"{name}-{steps}.pt"
-    config.write_text(yaml.safe_dump({"corpus": str(corpus), "seed": 0,
-                                      "stages": {"stage1": stage1_section(corpus, checkpoint, steps, batch_size)}}))  # fmt: skip
+    section = stage1_section(checkpoint, steps, batch_size, parallel)
+    config.write_text(yaml.safe_dump({"corpus": str(corpus), "seed": 0, "stages": {"stage1": section}}))
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     command = [CLI, "train", "stage1", "--config", str(config), "--no-resume"]
     if procs > 1:
@@ -69,17 +71,18 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--steps needs two different counts")
     from neuronarrator.corpus.build import build_corpus
 
-    ways = [("1 process × 1 thread", 1, 1), ("1 process × 2 threads", 1, 2), ("2 processes × 1 thread", 2, 1)]
+    ways = [("1 process × 1 thread", 1, 1, "ddp"), ("1 process × 2 threads", 1, 2, "ddp"),
+            ("2 processes × 1 thread", 2, 1, "ddp"), ("2 processes × 1 thread, FSDP", 2, 1, "fsdp")]
     with tempfile.TemporaryDirectory(prefix="bench-ddp-") as folder:
         tmp = Path(folder)
         corpus = tmp / "corpus"
         build_corpus([("phantom", None, {"sessions": args.sessions, "duration_s": 20})], corpus,
                      scheduler="synchronous", split_fractions=(0.8, 0.2, 0.0))  # fmt: skip
         per_step = {}
-        for name, procs, threads in ways:
-            key = name.replace(" ", "")
-            t_few = run(tmp, corpus, key, few, args.batch_size, procs, threads)
-            t_many = run(tmp, corpus, key, many, args.batch_size, procs, threads)
+        for name, procs, threads, parallel in ways:
+            key = name.replace(" ", "").replace(",", "")
+            t_few = run(tmp, corpus, key, few, args.batch_size, procs, threads, parallel)
+            t_many = run(tmp, corpus, key, many, args.batch_size, procs, threads, parallel)
             per_step[name] = (t_many - t_few) / (many - few)
             print(f"{name}: {t_few:.1f} s for {few} steps, {t_many:.1f} s for {many} steps", flush=True)
     reference = per_step[ways[0][0]]
@@ -87,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
           f"{os.cpu_count()} CPUs; steps {few} → {many}\n")  # fmt: skip
     print("| way | s / step | speed-up vs 1 × 1 | efficiency |")
     print("|---|---|---|---|")
-    for name, procs, threads in ways:
+    for name, procs, threads, _ in ways:
         speedup = reference / per_step[name]
         print(f"| {name} | {per_step[name]:.3f} | {speedup:.2f}× | {speedup / (procs * threads):.0%} |")
 
