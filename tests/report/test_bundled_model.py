@@ -1,7 +1,7 @@
 """The model the package ships: present, what its MODEL.json says it is, and good enough on cases whose
 answer is known -- phantoms with known findings, and the real recordings named by issue 6 (an eyes-closed
 PDR within 1 Hz of the measured O1/O2 peak, an eyes-open record without a PDR as strong, a Sleep-EDF wake
-excerpt reported awake -- a known miss, marked as such)."""
+excerpt reported awake)."""
 
 from __future__ import annotations
 
@@ -68,8 +68,6 @@ def test_real_recordings(narrator, shared_data) -> None:
     assert sleep["state_timeline"] and sleep["state_timeline"][-1]["end_s"] == 300.0
 
 
-@pytest.mark.xfail(strict=True, reason="known miss (README, docs/narrator.md): the bundled model calls the "
-                   "Sleep-EDF wake excerpt (hypnogram: W) n1 by a small margin over awake")  # fmt: skip
 def test_sleep_edf_wake_excerpt_is_reported_awake(narrator, shared_data) -> None:
     sleep = _document(narrator, shared_data / "sleep-edf" / "SC4001E0-PSG_first300s.edf")
     assert sleep["state"] == "awake"
