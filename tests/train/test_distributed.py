@@ -165,3 +165,39 @@ def test_an_uneven_split_is_a_config_error(corpus, tmp_path: Path) -> None:
     assert done.returncode != 0
     assert "cannot be split evenly over 2 processes" in log.read_text()
     assert not (tmp_path / "odd.pt").exists()
+
+
+@pytest.mark.slow
+def test_every_stage_trains_under_torchrun(corpus, tmp_path: Path) -> None:
+    """``train all`` of CLEF's three stages and NeuroNarrator's two on 2 processes: every stage's loss
+    runs through DDP (the session stage's masking, the aligner's gathered InfoNCE with groups and EHR, the
+    narrator's tokenizer written by rank 0) and every checkpoint comes out finished."""
+    ck = tmp_path / "ck"
+    stages = {
+        "tokenizer": {"tokenizer": "tiny", "tokenizer_overrides": {"session_s": 20.0}, "steps": 2, "batch_size": 8,
+                      "lr": 3e-3, "checkpoint": str(ck / "tok.pt")},
+        "session": {"session": "tiny", "steps": 2, "batch_size": 4, "lr": 3e-3, "checkpoint": str(ck / "session.pt")},
+        "align": {"steps": 2, "batch_size": 4, "lr": 1e-3, "align": {"d_align": 32, "ehr_hidden": 32},
+                  "checkpoint": str(ck / "align.pt")},
+        "stage1": {"stage1": "tiny", "stage1_overrides": {"waveform": {"n_layers": 1}}, "steps": 2, "batch_size": 4,
+                   "lr": 3e-3, "checkpoint": str(ck / "s1.pt")},
+        "narrator": {"steps": 2, "batch_size": 4, "lr": 3e-3, "lm": "tiny", "bridge": "tiny", "tokenizer_vocab": 300,
+                     "max_text_tokens": 32, "checkpoint": str(ck / "n.pt")},
+    }  # fmt: skip
+    config = tmp_path / "all.yaml"
+    config.write_text(yaml.safe_dump({"corpus": str(corpus), "seed": 0, "stages": stages}))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               "--no-python", str(Path(sys.executable).parent / "neuronarrator"), "train", "all", "--config", str(config)]  # fmt: skip
+    log = tmp_path / "all.log"
+    with log.open("w") as out:
+        done = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, env=env, timeout=600, check=False)
+    assert done.returncode == 0, log.read_text()[-4000:]
+    for name, file in (("tokenizer", "tok.pt"), ("session", "session.pt"), ("align", "align.pt"),
+                       ("stage1", "s1.pt"), ("narrator", "n.pt")):  # fmt: skip
+        ckpt = load_checkpoint(ck / file)
+        assert ckpt["manifest"]["stage"] == name and ckpt["step"] == 2, name
+        assert torch.isfinite(ckpt["history"]).all() and len(ckpt["history"]) == 2, name
+    assert (ck / "n.pt.tokenizer" / "tokenizer.json").is_file()
+    printed = [line for line in log.read_text().splitlines() if line.startswith(("tokenizer:", "narrator:"))]
+    assert len(printed) == 2, printed  # rank 0 alone reports
