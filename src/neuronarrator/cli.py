@@ -203,12 +203,18 @@ def serve(
                                               "request must carry (Authorization: Bearer, or ?token= on pages).",
                                               show_default=False)] = None,  # fmt: skip
     max_upload_mb: Annotated[float, typer.Option("--max-upload-mb", help="Largest upload accepted, MB.")] = 512.0,
+    max_jobs: Annotated[int, typer.Option("--max-jobs", help="Recordings waiting at most (more: 503), and "
+                                          "finished reports kept at most.")] = 32,  # fmt: skip
+    keep_hours: Annotated[float, typer.Option("--keep-hours", help="A finished report is forgotten this many "
+                                              "hours after it finished.")] = 24.0,  # fmt: skip
 ) -> None:
     """The web app: upload a recording, follow its progress, read the report, scroll the EEG with the evidence
-    marked; a JSON API described by OpenAPI at /openapi.json. Uploads are deleted once read."""
+    marked; a JSON API described by OpenAPI at /openapi.json. Uploads are deleted once read; reports are kept
+    in memory only."""
     from neuronarrator.serve import serve_main
 
-    serve_main(host=host, port=port, model=model, token=token, max_upload_mb=max_upload_mb)
+    serve_main(host=host, port=port, model=model, token=token, max_upload_mb=max_upload_mb, max_jobs=max_jobs,
+               keep_hours=keep_hours)
 
 
 def _read_config(config: Path) -> dict:

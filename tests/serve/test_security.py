@@ -143,6 +143,22 @@ def _serve_main_app(monkeypatch, tiny_model_dir, host: str, token: str | None):
     return caught["app"]
 
 
+def test_the_command_line_sets_the_queue_and_the_expiry(monkeypatch, tiny_model_dir):
+    import uvicorn
+
+    from neuronarrator.cli import main
+
+    caught = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: caught.update(app=app))
+    assert main(["serve", "--model", str(tiny_model_dir), "--max-jobs", "3", "--keep-hours", "0.5"]) == 0
+    store = caught["app"].state.store
+    try:
+        assert store.max_jobs == 3 and store.keep_s == 1800.0
+    finally:
+        store.close()
+    assert main(["serve", "--model", str(tiny_model_dir), "--max-jobs", "0"]) != 0
+
+
 def test_loopback_answers_loopback_host_names_only(monkeypatch, tiny_model_dir):
     app = _serve_main_app(monkeypatch, tiny_model_dir, "127.0.0.1", None)
     try:

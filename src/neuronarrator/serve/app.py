@@ -437,7 +437,8 @@ def is_loopback(host: str) -> bool:
 
 
 def serve_main(host: str = "127.0.0.1", port: int = 8000, model: str | Path | None = None,
-               token: str | None = None, max_upload_mb: float = 512) -> int:  # fmt: skip
+               token: str | None = None, max_upload_mb: float = 512, max_jobs: int = 32,
+               keep_hours: float = 24.0) -> int:  # fmt: skip
     """Run the web app with uvicorn until interrupted; 0 when it stops.
 
     Raises
@@ -455,8 +456,10 @@ def serve_main(host: str = "127.0.0.1", port: int = 8000, model: str | Path | No
                          "recordings and read the reports; pass a token, or bind 127.0.0.1")  # fmt: skip
     if max_upload_mb <= 0:
         raise ServeError(f"the upload limit must be positive, not {max_upload_mb:g} MB")
+    if max_jobs < 1 or keep_hours <= 0:
+        raise ServeError(f"--max-jobs must be at least 1 and --keep-hours positive, not {max_jobs} and {keep_hours:g}")
     local = is_loopback(host)
-    app = create_app(model, token=token, max_upload_mb=max_upload_mb,
+    app = create_app(model, token=token, max_upload_mb=max_upload_mb, max_jobs=max_jobs, keep_hours=keep_hours,
                      allowed_hosts=(*LOOPBACK_NAMES, host) if local else None)  # fmt: skip
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{int(port)}/" + (f"?token={token}" if token else "")
