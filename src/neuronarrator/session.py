@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,6 @@ from neuronarrator.signal.multitaper import (
     WINDOW_S,
     Spectrogram,
     multitaper_psd,
-    sliding_windows,
 )
 
 logger = logging.getLogger(__name__)
@@ -78,15 +77,43 @@ class SessionSpectrogram:
     harmonization: dict[str, Any]  # the first chunk's Harmonized.to_dict(), plus the chunk count
 
 
+class ChunkWindows:
+    """Sliding windows (``window`` samples, ``step`` hop) over a signal that arrives in chunks: each chunk
+    is joined to the samples the next window still needs, and ``reduce(windows (C, W, window))`` is called
+    on the windows it completes (its result returned; None while no window is complete)."""
+
+    def __init__(self, window: int, step: int, reduce: Callable[[np.ndarray], Any]) -> None:
+        self.window, self.step, self.reduce = window, step, reduce
+        self.carry: np.ndarray | None = None
+        self.n_windows = 0
+
+    def push(self, data: np.ndarray) -> Any:
+        data = data if self.carry is None else np.concatenate([self.carry, data], axis=1)
+        if data.shape[1] < self.window:
+            self.carry = data
+            return None
+        windows = np.lib.stride_tricks.sliding_window_view(data, self.window, axis=-1)[..., :: self.step, :]
+        self.carry = data[:, windows.shape[1] * self.step :]
+        self.n_windows += windows.shape[1]
+        return self.reduce(windows)
+
+
 def session_spectrogram(path_or_recording: str | Path | Recording, *, device: str | None = None,
                         chunk_s: float = CHUNK_S) -> SessionSpectrogram:  # fmt: skip
     """CLEF's whole-session spectrogram of a file, computed chunk by chunk in bounded memory."""
     recording = (
         path_or_recording if isinstance(path_or_recording, Recording) else read_recording(path_or_recording)
     )
-    n_win, n_step = round(WINDOW_S * TARGET_SFREQ_HZ), round(STEP_S * TARGET_SFREQ_HZ)
     pieces: list[np.ndarray] = []
-    carry = None
+    freqs: list[np.ndarray] = []
+
+    def spectrum(windows: np.ndarray) -> None:  # (C, W, n_win)
+        psd, freqs_hz = multitaper_psd(windows, TARGET_SFREQ_HZ, fmax_hz=FMAX_HZ, bandwidth_hz=BANDWIDTH_HZ,
+                                       device=device)  # fmt: skip
+        pieces.append(np.log1p(psd))  # (C, W, F)
+        freqs[:] = [freqs_hz]
+
+    windows = ChunkWindows(round(WINDOW_S * TARGET_SFREQ_HZ), round(STEP_S * TARGET_SFREQ_HZ), spectrum)
     first_meta: dict[str, Any] | None = None
     mask = None
     channels: tuple[str, ...] = ()
@@ -97,20 +124,12 @@ def session_spectrogram(path_or_recording: str | Path | Recording, *, device: st
         mask = chunk_mask if mask is None else mask & chunk_mask
         if first_meta is None:
             first_meta = chunk.to_dict()
-        data = data if carry is None else np.concatenate([carry, data], axis=1)
-        if data.shape[1] >= n_win:
-            windows = sliding_windows(data, chunk.sfreq_hz, WINDOW_S, STEP_S)  # (C, W, n_win)
-            psd, freqs_hz = multitaper_psd(windows, chunk.sfreq_hz, fmax_hz=FMAX_HZ,
-                                           bandwidth_hz=BANDWIDTH_HZ, device=device)  # fmt: skip
-            pieces.append(np.log1p(psd))  # (C, W, F)
-            carry = data[:, windows.shape[1] * n_step :]
-        else:
-            carry = data
+        windows.push(data)
     if not pieces:
         raise ValueError(f"{recording.path}: shorter than one {WINDOW_S:g} s window")
     log_psd = np.concatenate(pieces, axis=1).transpose(0, 2, 1)  # (C, W, F) -> (C, F, W)
     times_s = np.arange(log_psd.shape[-1]) * STEP_S + WINDOW_S / 2
-    spectrogram = Spectrogram(np.ascontiguousarray(log_psd, dtype=np.float32), freqs_hz, times_s, channels)
+    spectrogram = Spectrogram(np.ascontiguousarray(log_psd, dtype=np.float32), freqs[0], times_s, channels)
     assert first_meta is not None and mask is not None
     return SessionSpectrogram(spectrogram, mask, first_meta["montage"], {**first_meta, "n_chunks": n_chunks})
 

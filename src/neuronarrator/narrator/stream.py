@@ -51,6 +51,7 @@ from neuronarrator.eval.signals import SessionSignal
 from neuronarrator.io.errors import RecordingTooShortError
 from neuronarrator.narrator.evidence import SEGMENT_S, SegmentPredictions, session_findings
 from neuronarrator.narrator.pipeline import N_ROWS, SEGMENT_SAMPLES, Narrator, ReportDocument, torch_threads
+from neuronarrator.session import ChunkWindows
 
 __all__ = ["STREAM_ABOVE_S", "ChunkSource", "StreamedRecording", "stream_document", "stream_recording"]
 
@@ -174,27 +175,6 @@ class StreamedRecording:
         return self.n_times / SFREQ_HZ
 
 
-class _Windows:
-    """Sliding windows (``window`` samples, ``step`` hop) over a signal that arrives in pieces: each piece
-    is joined to the samples the next window still needs, and ``reduce(windows (C, W, window)) → (W, ...)``
-    is called on the windows it completes."""
-
-    def __init__(self, window: int, step: int, reduce) -> None:
-        self.window, self.step, self.reduce = window, step, reduce
-        self.carry: np.ndarray | None = None
-        self.n_windows = 0
-
-    def push(self, data: np.ndarray):
-        data = data if self.carry is None else np.concatenate([self.carry, data], axis=1)
-        if data.shape[1] < self.window:
-            self.carry = data
-            return None
-        windows = np.lib.stride_tricks.sliding_window_view(data, self.window, axis=-1)[..., :: self.step, :]
-        self.carry = data[:, windows.shape[1] * self.step :]
-        self.n_windows += windows.shape[1]
-        return self.reduce(windows)
-
-
 def _spectrogram_rows(mask: np.ndarray, montage: str) -> np.ndarray:
     """The rows :func:`~neuronarrator.report.figures._mean_spectrogram` averages: those holding data (of a
     bipolar session, the 18 derivations)."""
@@ -225,8 +205,8 @@ class _Pass:
         self.tail = np.zeros((N_ROWS, 0), np.float32)  # samples of a segment cut by the chunk's end
         self.pieces: list[SegmentPredictions] = []
         self.bridge = BridgeStream(narrator.bundle.model.bridge)
-        self.spec = _Windows(round(WINDOW_S * SFREQ_HZ), round(STEP_S * SFREQ_HZ), self._spectrogram)
-        self.welch = _Windows(round(2.0 * SFREQ_HZ), round(1.0 * SFREQ_HZ), self._welch)
+        self.spec = ChunkWindows(round(WINDOW_S * SFREQ_HZ), round(STEP_S * SFREQ_HZ), self._spectrogram)
+        self.welch = ChunkWindows(round(2.0 * SFREQ_HZ), round(1.0 * SFREQ_HZ), self._welch)
         self.topomap_bands = {name: BANDS_HZ[name] for name in TOPOMAP_BANDS}
         self.spec_columns: list[np.ndarray] = []  # (W, F) float32 per chunk
         self.freqs_hz: np.ndarray | None = None
