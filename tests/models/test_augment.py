@@ -66,6 +66,11 @@ def test_from_config() -> None:
         SegmentAugment.from_config({"gain": [2.0, 1.0]})
     with pytest.raises(TypeError):
         SegmentAugment.from_config({"bogus": 1})
+    bg = SegmentAugment.from_config({"p_background": 0.4, "background_exponent": [1, 2]})
+    assert bg.p_background == 0.4 and bg.background_exponent == (1.0, 2.0)
+    for bad in ({"background_uv": -1}, {"background_length_m": [0, 0.1]}, {"p_background": 1.5}):
+        with pytest.raises(ValueError):
+            SegmentAugment.from_config(bad)
 
 
 def test_warmup_cosine() -> None:
@@ -165,3 +170,47 @@ def test_interpolated_electrodes_are_the_spline_estimate_and_bipolar_rows_untouc
         w = spherical_spline_matrix(tuple(CANONICAL_19[c] for c in sources), tuple(CANONICAL_19[c] for c in changed))
         torch.testing.assert_close(out["waveform"][i, changed], torch.tensor(w, dtype=wave.dtype) @ wave[i, sources])
     assert torch.equal(out["waveform"][2], wave[2]) and torch.equal(out["channel_mask"], mask)
+
+
+def test_louder_background_is_smooth_average_referenced_and_the_maps_match() -> None:
+    """Added background: within [0, background_uv] RMS, average-referenced over the present rows, zero on
+    masked rows, neighbours correlated more than distant electrodes; left alone on bipolar segments and on
+    segments labelled with a voltage-ratio finding; the scalp map equals the band_topomaps of the result
+    where the original map was of the original signal (checked on a flat input plus a constant map)."""
+    from neuronarrator.clinical.findings import CODES
+    from neuronarrator.io.channels import CANONICAL_19
+    from neuronarrator.signal.bands import BANDS_HZ, band_powers
+
+    torch.manual_seed(0)
+    b = 64
+    wave = torch.zeros(b, 19, 2000)
+    mask = torch.ones(b, 19, dtype=torch.bool)
+    mask[:, 5] = False
+    findings = torch.zeros(b, len(CODES))
+    findings[0, list(CODES).index("burst_suppression")] = 1
+    findings[1, list(CODES).index("asymmetry")] = 1
+    montage = ["bipolar"] + ["referential"] * (b - 1)
+    topo = torch.full((b, 5, 32, 32), -3.0)
+    topo[..., 0, 0] = 0  # outside the head disk
+    aug = SegmentAugment(gain=(1, 1), noise_uv=0, p_drop_segment=0, p_background=1.0, background_uv=10.0,
+                         background_exponent=(1.5, 1.5), background_length_m=(0.15, 0.15))  # fmt: skip
+    out = aug({"waveform": wave, "channel_mask": mask, "montage": montage, "findings": findings, "topomap": topo})
+    w = out["waveform"]
+    assert torch.equal(w[:2], wave[:2]) and torch.equal(out["topomap"][:2], topo[:2])
+    rms = w[2:][:, mask[0]].pow(2).mean((1, 2)).sqrt()
+    assert (rms <= 10.0 + 1e-3).all() and rms.max() > 5.0 and rms.std() > 1.0  # uniform in [0, 10]
+    assert w[2:, 5].abs().max() == 0 and w[2:][:, mask[0]].mean(1).abs().max() < 1e-4
+    corr = torch.stack([torch.corrcoef(x[mask[0]]) for x in w[2:]]).mean(0)
+    names = [c for c, m in zip(CANONICAL_19, mask[0].tolist(), strict=True) if m]
+    near, far = corr[names.index("C3"), names.index("P3")], corr[names.index("Fp1"), names.index("O2")]
+    assert near > 0.3 and near > far + 0.3
+    # 1/f^1.5: 1-4 Hz power over 13-30 Hz power is far above white noise's (3 Hz / 17 Hz)
+    powers = band_powers(w[2].double().numpy()[mask[0].numpy()], 200.0)
+    assert powers[:, 0].mean() / powers[:, 3].mean() > 5.0
+    # the map: log10(10**map + mean band power over the present rows); pixels outside the disk stay 0
+    bands = list(BANDS_HZ)
+    expected = torch.log10(10.0**-3 + torch.tensor(band_powers(w[2].double().numpy()[mask[0].numpy()], 200.0,
+                                                               window_s=10.0)).mean(0))  # fmt: skip
+    got = out["topomap"][2, :, 5, 5].double()
+    assert len(bands) == 5 and torch.allclose(got, expected, atol=0.15)
+    assert out["topomap"][2:, :, 0, 0].abs().max() == 0

@@ -39,6 +39,17 @@ therefore perturbed, per segment, as a different recording of the same brain wou
   present electrodes replaced by the spherical-spline estimate from the others, as the harmonizer
   repairs a flat, noisy or popping electrode (the shifted phantom has 1-3 per session; real recordings
   too). A focal event on a repaired electrode is then seen only through its neighbours.
+- louder background: with probability ``p_background`` a referential segment gets extra spontaneous
+  activity added: aperiodic (power ∝ ``f^-β``, ``β`` uniform in ``background_exponent``, 0.5-70 Hz),
+  spatially smooth (covariance ``exp(-d² / 2L²)`` between electrodes ``d`` m apart, ``L`` uniform in
+  ``background_length_m``: volume conduction through skull and CSF), average-referenced, at an RMS uniform
+  in [0, ``background_uv``] µV. People differ in background voltage (youth, a thin skull: 20+ µV RMS
+  where the phantom's training subjects have 10-18) while their spikes, pops and rhythmic delta need not
+  be larger: gain scales both together and never shows a finding in a louder background. The scalp
+  map gets the added band powers (the realized noise's mean power per band over the present electrodes,
+  added in µV² at every pixel: the added field is spatially stationary). Segments labelled with a finding
+  defined by a voltage ratio (burst suppression: suppression < 10 µV; asymmetry: one side's lower
+  amplitude) are left alone, as are bipolar ones.
 
 The labels are unchanged by construction: none of the other perturbations adds or removes a finding (gains
 stay within a factor ~2 either way; a burst-suppression segment at half gain is still suppressed relative
@@ -54,13 +65,36 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
+import numpy as np
 import torch
 
-from neuronarrator.io.channels import bipolar_matrix
+from neuronarrator.clinical.findings import CODES
+from neuronarrator.io.channels import CANONICAL_19, bipolar_matrix, positions_m
 
 __all__ = ["SegmentAugment"]
+
+#: Codes defined by a voltage ratio that added background would change (module docstring, louder background).
+_RATIO_CODES: tuple[int, ...] = tuple(list(CODES).index(c) for c in ("burst_suppression", "asymmetry"))
+
+
+@lru_cache(maxsize=1)
+def _electrode_distances_m() -> np.ndarray:
+    """(19, 19) chord distances in metres between the CANONICAL_19 electrodes."""
+    pos = positions_m(CANONICAL_19)
+    return np.linalg.norm(pos[:, None, :] - pos[None, :, :], axis=-1)
+
+
+def _spatial_mixing(length_m: torch.Tensor, n_rows: int, device: torch.device) -> torch.Tensor:
+    """(n, n_rows, n_rows) matrices ``A`` with ``A Aᵀ = exp(-d² / 2L²)`` (+1 % white nugget) per length L (n,):
+    white rows in, spatially smooth rows out."""
+    d2 = torch.as_tensor(_electrode_distances_m() ** 2, dtype=torch.float32, device=device)
+    cov = torch.exp(-d2[None] / (2.0 * length_m[:, None, None] ** 2)) + 0.01 * torch.eye(len(CANONICAL_19), device=device)
+    mixing = torch.zeros(len(length_m), n_rows, n_rows, device=device)
+    mixing[:, : len(CANONICAL_19), : len(CANONICAL_19)] = torch.linalg.cholesky(cov)
+    return mixing
 
 
 @dataclass(frozen=True)
@@ -78,6 +112,10 @@ class SegmentAugment:
     tilt: tuple[float, float] = (-0.3, 0.3)
     p_interp: float = 0.0
     interp_max: int = 3
+    p_background: float = 0.0
+    background_uv: float = 12.0
+    background_exponent: tuple[float, float] = (0.8, 2.0)
+    background_length_m: tuple[float, float] = (0.08, 0.2)
 
     def __post_init__(self) -> None:
         lo, hi = self.gain
@@ -91,10 +129,16 @@ class SegmentAugment:
             raise ValueError(f"lowpass_hz must be 0 < low <= high, got {self.lowpass_hz}")
         if not self.tilt[0] <= self.tilt[1]:
             raise ValueError(f"tilt must be low <= high, got {self.tilt}")
+        if self.background_uv < 0:
+            raise ValueError(f"background_uv must be >= 0, got {self.background_uv}")
+        if not self.background_exponent[0] <= self.background_exponent[1]:
+            raise ValueError(f"background_exponent must be low <= high, got {self.background_exponent}")
+        if not 0 < self.background_length_m[0] <= self.background_length_m[1]:
+            raise ValueError(f"background_length_m must be 0 < low <= high, got {self.background_length_m}")
         if self.interp_max < 1:
             raise ValueError(f"interp_max must be >= 1, got {self.interp_max}")
         for name in ("p_drop_segment", "p_drop_channel", "p_lowpass", "p_bipolar", "p_sparse", "p_tilt",
-                     "p_interp"):
+                     "p_interp", "p_background"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must lie in [0, 1], got {getattr(self, name)}")
 
@@ -116,8 +160,9 @@ class SegmentAugment:
             fields["lowpass_hz"] = tuple(float(f) for f in fields["lowpass_hz"])
         if "sparse_rows" in fields:
             fields["sparse_rows"] = tuple(int(r) for r in fields["sparse_rows"])
-        if "tilt" in fields:
-            fields["tilt"] = tuple(float(t) for t in fields["tilt"])
+        for name in ("tilt", "background_exponent", "background_length_m"):
+            if name in fields:
+                fields[name] = tuple(float(t) for t in fields[name])
         return cls(**fields)
 
     def __call__(self, batch: Mapping[str, Any]) -> dict[str, Any]:
@@ -146,6 +191,8 @@ class SegmentAugment:
             out["channel_mask"] = torch.where(empty[:, None], mask, kept)
         if self.p_tilt > 0:
             out.update(self._tilt(out))
+        if self.p_background > 0 and self.background_uv > 0 and "montage" in batch and "channel_mask" in batch:
+            out.update(self._background(out))
         if self.p_interp > 0 and "montage" in batch and "channel_mask" in batch:
             out["waveform"] = self._interpolate(out["waveform"], out["channel_mask"].bool(), list(batch["montage"]))
         if self.p_lowpass > 0:
@@ -173,6 +220,51 @@ class SegmentAugment:
             centres = torch.tensor([math.sqrt(a * b_) for a, b_ in BANDS_HZ.values()], device=topo.device)
             shift = -beta.to(topo.device)[:, None] * torch.log10(centres / pivot_hz)[None, :]  # (B, 5) log10 µV²
             out["topomap"] = torch.where(topo != 0, topo + shift[:, :, None, None].to(topo.dtype), topo)
+        return out
+
+    def _background(self, batch: Mapping[str, Any], sfreq_hz: float = 200.0) -> dict[str, Any]:
+        """Some referential segments with extra aperiodic, spatially smooth background (module docstring);
+        their scalp maps to match."""
+        wave, mask = batch["waveform"], batch["channel_mask"].bool()
+        b, n_rows, t = wave.shape
+        chosen = torch.rand(b, device=wave.device) < self.p_background
+        chosen &= torch.tensor([m == "referential" for m in batch["montage"]], device=wave.device)
+        if "findings" in batch:
+            chosen &= ~(batch["findings"][:, list(_RATIO_CODES)].to(wave.device) > 0.5).any(1)
+        if not bool(chosen.any()):
+            return {}
+        idx = chosen.nonzero().flatten()
+        n = len(idx)
+        lo, hi = self.background_exponent
+        beta = torch.empty(n, device=wave.device).uniform_(lo, hi)
+        freqs = torch.fft.rfftfreq(t, 1.0 / sfreq_hz).to(wave.device)
+        band = (freqs >= 0.5) & (freqs <= 70.0)
+        shape = torch.where(band[None, :], freqs.clamp_min(0.5)[None, :] ** (-beta[:, None] / 2.0), 0.0)  # (n, F)
+        white = torch.randn(n, n_rows, t, device=wave.device)
+        noise = torch.fft.irfft(torch.fft.rfft(white) * shape[:, None, :], n=t)  # (n, C, T): f^-β, per row
+        length = torch.empty(n, device=wave.device).uniform_(*self.background_length_m)
+        noise = _spatial_mixing(length, n_rows, wave.device) @ noise  # rows mixed by exp(-d²/2L²)
+        present = mask[idx].float()[..., None]  # (n, C, 1)
+        noise = (noise - (noise * present).sum(1, keepdim=True) / present.sum(1, keepdim=True).clamp_min(1)) * present
+        rms = ((noise**2).sum((1, 2)) / (present.sum((1, 2)) * t).clamp_min(1)).sqrt()
+        target = torch.rand(n, device=wave.device) * self.background_uv
+        noise = noise * (target / rms.clamp_min(1e-9))[:, None, None]
+        out_wave = wave.clone()
+        out_wave[idx] = (wave[idx].float() + noise).to(wave.dtype)
+        out: dict[str, Any] = {"waveform": out_wave}
+        if "topomap" in batch:
+            from neuronarrator.signal.bands import BANDS_HZ
+
+            topo = batch["topomap"]
+            psd = torch.fft.rfft(noise).abs() ** 2 * (2.0 / (sfreq_hz * t))  # one-sided periodogram, µV²/Hz
+            df = sfreq_hz / t
+            powers = torch.stack([psd[..., (freqs >= a) & (freqs < b_)].sum(-1) * df for a, b_ in BANDS_HZ.values()], -1)
+            mean_power = (powers * present).sum(1) / present.sum(1).clamp_min(1)  # (n, 5) µV²
+            sub = topo[idx].to(mean_power.dtype)
+            added = torch.log10(10.0**sub + mean_power.to(topo.device)[:, :, None, None])
+            new_topo = topo.clone()
+            new_topo[idx] = torch.where(sub != 0, added, sub).to(topo.dtype)
+            out["topomap"] = new_topo
         return out
 
     def _interpolate(self, wave: torch.Tensor, mask: torch.Tensor, montage: list[str]) -> torch.Tensor:
