@@ -91,7 +91,8 @@ def _spatial_mixing(length_m: torch.Tensor, n_rows: int, device: torch.device) -
     """(n, n_rows, n_rows) matrices ``A`` with ``A Aᵀ = exp(-d² / 2L²)`` (+1 % white nugget) per length L (n,):
     white rows in, spatially smooth rows out."""
     d2 = torch.as_tensor(_electrode_distances_m() ** 2, dtype=torch.float32, device=device)
-    cov = torch.exp(-d2[None] / (2.0 * length_m[:, None, None] ** 2)) + 0.01 * torch.eye(len(CANONICAL_19), device=device)
+    nugget = 0.01 * torch.eye(len(CANONICAL_19), device=device)
+    cov = torch.exp(-d2[None] / (2.0 * length_m[:, None, None] ** 2)) + nugget
     mixing = torch.zeros(len(length_m), n_rows, n_rows, device=device)
     mixing[:, : len(CANONICAL_19), : len(CANONICAL_19)] = torch.linalg.cholesky(cov)
     return mixing
