@@ -3,6 +3,8 @@ report document end to end on a phantom EDF, with tiny stage-1 and narrator chec
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytest
 
@@ -336,6 +338,9 @@ def test_narrate_recording_on_a_phantom_edf(checkpoints, tmp_path):
         out["impression"] in ("normal", "abnormal") and out["state"] in STATES and out["state_predicted"]
     )
     assert out["narrative"]["text"] == doc.narrative and len(out["model"]["stage1_sha256"]) == 64
+    # DESIGN.md's single model digest: of both checkpoints' digests, so either file changing changes it
+    pair = f"{out['model']['stage1_sha256']}\n{out['model']['narrator_sha256']}\n".encode()
+    assert out["model"]["checkpoint_sha256"] == hashlib.sha256(pair).hexdigest()
     assert out["provenance"]["n_segments"] == 3
     for f in out["findings"]:
         assert 0.5 <= f["probability"] <= 1 and f["evidence"]

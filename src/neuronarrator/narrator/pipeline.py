@@ -41,6 +41,8 @@ The shuffled-EEG control (``shuffle_segments=True``)
 
 from __future__ import annotations
 
+import hashlib
+
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -349,6 +351,10 @@ class Narrator:
         self.bundle = load_narrator(narrator_ckpt, self.device)
         self.shared_encoder = shares_encoder(self.stage1, self.bundle.encoder)
         self.sha256 = {"stage1": sha256_file(stage1_ckpt), "narrator": sha256_file(narrator_ckpt)}
+        # DESIGN.md's one model digest: SHA-256 of "<stage1 sha256>\n<narrator sha256>\n", so that any
+        # change to either checkpoint changes it (each file's own digest is reported beside it)
+        pair = f"{self.sha256['stage1']}\n{self.sha256['narrator']}\n".encode()
+        self.checkpoint_sha256 = hashlib.sha256(pair).hexdigest()
 
     def findings(self, signal: SessionSignal) -> tuple[SegmentPredictions, Findings]:
         with torch_threads(self.threads):
@@ -395,7 +401,8 @@ class Narrator:
             findings=predicted, narrative=fixed, raw_narrative=raw, sentences=sentence_links(fixed, predicted),
             faithfulness={"before": before.counts, "after": after.counts}, recording=info.get("recording", {}),
             quality=info.get("quality", {}),
-            model={"name": model_name, "stage1_checkpoint": str(self.stage1_ckpt),
+            model={"name": model_name, "checkpoint_sha256": self.checkpoint_sha256,
+                   "stage1_checkpoint": str(self.stage1_ckpt),
                    "stage1_sha256": self.sha256["stage1"], "narrator_checkpoint": str(self.narrator_ckpt),
                    "narrator_sha256": self.sha256["narrator"]},
             provenance={"harmonization": info.get("harmonization"), "threshold": self.threshold,
