@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
-from neuronarrator.io.channels import DOUBLE_BANANA, bipolar_matrix
+from neuronarrator.io.channels import CANONICAL_19, DOUBLE_BANANA, bipolar_matrix
 from neuronarrator.models.augment import SegmentAugment
 from neuronarrator.train.loop import warmup_cosine
 
@@ -214,3 +215,59 @@ def test_louder_background_is_smooth_average_referenced_and_the_maps_match() -> 
     got = out["topomap"][2, :, 5, 5].double()
     assert len(bands) == 5 and torch.allclose(got, expected, atol=0.15)
     assert out["topomap"][2:, :, 0, 0].abs().max() == 0
+
+
+def test_injected_muscle_sets_its_label_and_the_map_follows_the_waveform() -> None:
+    """p_muscle: a 20-90 Hz burst on 1-3 temporalis/frontalis electrodes, the muscle label set, nothing
+    else touched; the redrawn scalp map is close to the map drawn from the augmented waveform itself."""
+    from neuronarrator.clinical.findings import CODES
+    from neuronarrator.io.channels import CANONICAL_19
+    from neuronarrator.signal.topomap import band_topomaps
+
+    torch.manual_seed(3)
+    b = 6
+    wave = torch.randn(b, 19, 2000).cumsum(-1) * 0.5  # smooth, EEG-like low-frequency power
+    wave = wave - wave.mean(-1, keepdim=True)
+    mask = torch.ones(b, 19, dtype=torch.bool)
+    mask[:, CANONICAL_19.index("T8")] = False
+    topo = torch.from_numpy(np.stack([band_topomaps(w.numpy(), 200.0, CANONICAL_19, channel_mask=mask[0].numpy())
+                                      for w in wave])).float()  # fmt: skip
+    findings = torch.zeros(b, len(CODES))
+    montage = ["referential"] * (b - 1) + ["bipolar"]
+    out = SegmentAugment(gain=(1, 1), noise_uv=0, p_drop_segment=0, p_muscle=1.0)(
+        {"waveform": wave, "channel_mask": mask, "montage": montage, "findings": findings, "topomap": topo})
+    muscle = list(CODES).index("muscle_artifact")
+    assert out["findings"][: b - 1, muscle].eq(1).all() and out["findings"][b - 1].eq(0).all()
+    assert out["findings"][:, [i for i in range(len(CODES)) if i != muscle]].eq(0).all()
+    sites = {CANONICAL_19.index(c) for c in ("F7", "F8", "T7", "Fp1", "Fp2")}  # T8 is masked
+    for i in range(b - 1):
+        changed = {int(c) for c in ((out["waveform"][i] - wave[i]).abs().amax(-1) > 0).nonzero().flatten()}
+        assert 1 <= len(changed) <= 3 and changed <= sites
+        spectrum = torch.fft.rfft(out["waveform"][i] - wave[i]).abs() ** 2
+        freqs = torch.fft.rfftfreq(2000, 1 / 200)
+        assert spectrum[:, freqs < 19].sum() < 1e-3 * spectrum.sum()  # nothing below 20 Hz
+        redrawn = band_topomaps(out["waveform"][i].numpy(), 200.0, CANONICAL_19, channel_mask=mask[0].numpy())
+        inside = topo[i, 0] != 0
+        # to 0.2 log10: the redrawn map adds the burst's periodogram power, the reference is Welch's of the sum
+        assert torch.allclose(out["topomap"][i][:, inside], torch.from_numpy(redrawn).float()[:, inside], atol=0.2)
+        assert (out["topomap"][i, 3:][:, inside] - topo[i, 3:][:, inside]).amax() > 0.3  # beta/gamma rose
+    assert torch.equal(out["waveform"][b - 1], wave[b - 1]) and torch.equal(out["topomap"][b - 1], topo[b - 1])
+
+
+def test_sparse_psg_layouts_are_the_polysomnography_rows_present() -> None:
+    """p_sparse_psg: sparse segments keep one of the PSG layouts of their montage (rows not recorded stay
+    out); with 0 the random rows of before."""
+    from neuronarrator.models.augment import PSG_LAYOUTS
+
+    torch.manual_seed(5)
+    batch = _batch(200)
+    batch["montage"] = ["referential"] * 100 + ["bipolar"] * 100
+    batch["channel_mask"][:, 18] = False  # O2 (referential) / the unused 19th row (bipolar)
+    out = SegmentAugment(noise_uv=0.0, p_drop_segment=0.0, p_sparse=1.0, p_sparse_psg=1.0)(batch)
+    for i in range(200):
+        kept = set(torch.where(out["channel_mask"][i])[0].tolist())
+        present = set(torch.where(batch["channel_mask"][i])[0].tolist())
+        layouts = [set(rows) & present for rows in PSG_LAYOUTS[batch["montage"][i]]]
+        assert kept in layouts, (i, kept)
+    assert {"F4", "C4", "O2"} == {CANONICAL_19[r] for r in PSG_LAYOUTS["referential"][0]}
+    assert {DOUBLE_BANANA[r] for r in PSG_LAYOUTS["bipolar"][0]} == {("Fz", "Cz"), ("P3", "O1"), ("P4", "O2")}

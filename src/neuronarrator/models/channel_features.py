@@ -28,6 +28,15 @@ channel, in torch (batched FFTs, so it runs on the GPU with the rest of the mode
   a step that decays over 0.1-0.6 s, so the level stays where the jump took it; a spike or sharp wave
   returns (and its after-going slow wave overshoots); muscle, though as spiky, averages out.
 
+With ``sharp_15ms`` (``Stage1Config.sharp_features``; off in checkpoints trained before it), two more per
+channel: **sharpness below 30 Hz** -- log10 of the largest |y(t + 15 ms) - y(t)| over the median of its
+50-ms means, ``y`` the channel low-passed at 30 Hz (zero-phase, 8th-order Butterworth magnitude) -- and the
+same minus the median over the present channels. Muscle (20-70+ Hz) and white sensor noise make the
+largest one-sample |Δx| of a channel large everywhere and hide an electrode pop or a low spike in it;
+below 30 Hz and over three samples a step or a spike's upstroke still adds up while those do not (side
+check, segment AUROC of the largest relative value for electrode pops, shifted phantom: 0.72 for the
+one-sample spikiness, 0.82 for this; in sessions with muscle artifact 0.61 and 0.77).
+
 Plus segment-wide values: the periodicity of the common-mode signal (mean Δx over the present channels)
 at lags 0.4-1.5 s -- a common-reference ECG, which shows on many channels at once at the heart rate (it
 cancels once the recording is average-referenced) -- the largest relative spikiness over the channels,
@@ -65,6 +74,10 @@ HOMOLOGOUS_ELECTRODES = ((0, 1), (2, 6), (3, 5), (7, 11), (8, 10), (12, 16), (13
 HOMOLOGOUS_DERIVATIONS = ((0, 12), (1, 13), (2, 14), (3, 15), (4, 8), (5, 9), (6, 10), (7, 11))
 N_PAIRS, N_ASYM_BANDS = len(HOMOLOGOUS_ELECTRODES), len(ASYMMETRY_BANDS_HZ)
 N_CHANNEL_FEATURES = 2 * len(BANDS_HZ) + 10
+#: Per-channel values added by ``sharp_15ms`` (module docstring).
+N_SHARP_FEATURES = 2
+#: The sharpness difference, samples (15 ms at the harmonized 200 Hz), and its low-pass corner.
+_SHARP_LAG, _SHARP_LOWPASS_HZ = 3, 30.0
 #: Segment-wide values: common-mode periodicity, largest spikiness above the other channels', then the
 #: hemispheric asymmetry (N_PAIRS x N_ASYM_BANDS differences; per band the largest |.|, largest, smallest).
 N_COMMON = 2 + N_PAIRS * N_ASYM_BANDS + 3 * N_ASYM_BANDS
@@ -159,7 +172,7 @@ def _asymmetry(bands: torch.Tensor, mask: torch.Tensor, bipolar: torch.Tensor) -
 
 def channel_features(
     waveform_uv: torch.Tensor, channel_mask: torch.Tensor, sfreq_hz: float = 200.0,
-    bipolar: torch.Tensor | None = None,
+    bipolar: torch.Tensor | None = None, sharp_15ms: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
     """``(features (B, C, F), common (B, N_COMMON))`` of segments (B, C, T) µV; masked channels' features
     are 0. ``bipolar`` (B,) bool says which rows are double-banana derivations (default: none).
@@ -196,6 +209,12 @@ def channel_features(
     near, far = _step_persistence(x, d, sfreq_hz)
     per_channel = [line_length, spikiness, kurtosis, periodicity, spiky_rel, length_rel, rhythmicity, prominence,
                    near, far]  # fmt: skip
+    if sharp_15ms:
+        lowpass = 1.0 / torch.sqrt(1.0 + (freqs / _SHARP_LOWPASS_HZ) ** 8)  # zero-phase Butterworth magnitude
+        y = torch.fft.irfft(torch.fft.rfft(x) * lowpass, n=t)
+        abs_d15 = (y[..., _SHARP_LAG:] - y[..., :-_SHARP_LAG]).abs()
+        sharp = torch.log10(abs_d15.amax(-1) / (_slope_level(abs_d15, n_bin)[..., 0] + 1e-3) + 1.0)
+        per_channel += [sharp, _minus_present_median(sharp, mask)]
     feats = torch.cat([log_power, relative, torch.stack(per_channel, -1)], -1)
     feats = torch.where(mask[..., None], feats, torch.zeros_like(feats))
     n_present = mask.sum(1, keepdim=True).clamp_min(1)
@@ -221,10 +240,11 @@ class ChannelFeatureEncoder(nn.Module):
     """(B, C, F) features + (B, N_COMMON) common values → per-channel embeddings (B, C, hidden) and a (B, d_out)
     vector (module docstring)."""
 
-    def __init__(self, n_rows: int = 19, hidden: int = 16, d_out: int = 64, sfreq_hz: float = 200.0) -> None:
+    def __init__(self, n_rows: int = 19, hidden: int = 16, d_out: int = 64, sfreq_hz: float = 200.0,
+                 sharp_15ms: bool = False) -> None:  # fmt: skip
         super().__init__()
-        self.n_rows, self.hidden, self.sfreq_hz = n_rows, hidden, sfreq_hz
-        self.channel_proj = nn.Linear(N_CHANNEL_FEATURES, hidden)
+        self.n_rows, self.hidden, self.sfreq_hz, self.sharp_15ms = n_rows, hidden, sfreq_hz, sharp_15ms
+        self.channel_proj = nn.Linear(N_CHANNEL_FEATURES + (N_SHARP_FEATURES if sharp_15ms else 0), hidden)
         self.channel_emb = nn.Embedding(2 * n_rows, hidden)  # electrodes first, derivations at n_rows
         self.out = nn.Linear(n_rows * hidden + N_COMMON, d_out)
         nn.init.normal_(self.channel_emb.weight, std=0.02)
@@ -232,7 +252,7 @@ class ChannelFeatureEncoder(nn.Module):
     def embed_channels(self, waveform_uv: torch.Tensor, channel_mask: torch.Tensor,
                        bipolar: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
         """``(per-channel embeddings (B, C, hidden), common (B, N_COMMON))``; masked channels' embeddings are 0."""
-        feats, common = channel_features(waveform_uv, channel_mask, self.sfreq_hz, bipolar)
+        feats, common = channel_features(waveform_uv, channel_mask, self.sfreq_hz, bipolar, self.sharp_15ms)
         rows = torch.arange(self.n_rows, device=feats.device)[None, :] + self.n_rows * bipolar.long()[:, None]
         h = torch.nn.functional.gelu(self.channel_proj(feats) + self.channel_emb(rows))
         return h * channel_mask.to(h.device)[..., None].to(h.dtype), common

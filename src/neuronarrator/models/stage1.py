@@ -53,6 +53,7 @@ class Stage1Config:
     channel_features: bool = True  # heads also read per-channel band powers / transients (channel_features.py)
     feature_hidden: int = 16  # per-channel embedding width of those summaries
     d_features: int = 64  # their pooled width, as the heads read it
+    sharp_features: bool = False  # summaries also hold the sharpness below 30 Hz (channel_features.py)
 
     @classmethod
     def tiny(cls) -> Stage1Config:
@@ -76,7 +77,8 @@ class Stage1Model(nn.Module):
         d_heads = c.waveform.d_model + (c.topomap.d_model if c.heads_use_topomap else 0)
         self.channel_encoder = None
         if c.channel_features:
-            self.channel_encoder = ChannelFeatureEncoder(N_ROWS, c.feature_hidden, c.d_features)
+            self.channel_encoder = ChannelFeatureEncoder(N_ROWS, c.feature_hidden, c.d_features,
+                                                         sharp_15ms=c.sharp_features)
             d_heads += c.d_features
         self.heads = FindingHeads(d_heads, c.head_hidden, c.head_dropout)
 
