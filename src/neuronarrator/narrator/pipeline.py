@@ -42,7 +42,6 @@ The shuffled-EEG control (``shuffle_segments=True``)
 from __future__ import annotations
 
 import hashlib
-
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
