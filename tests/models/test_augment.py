@@ -69,7 +69,8 @@ def test_from_config() -> None:
         SegmentAugment.from_config({"bogus": 1})
     bg = SegmentAugment.from_config({"p_background": 0.4, "background_exponent": [1, 2]})
     assert bg.p_background == 0.4 and bg.background_exponent == (1.0, 2.0)
-    for bad in ({"background_uv": -1}, {"background_length_m": [0, 0.1]}, {"p_background": 1.5}):
+    for bad in ({"background_uv": -1}, {"background_length_m": [0, 0.1]}, {"p_background": 1.5}, {"p_muscle": -0.1},
+                {"p_sparse_psg": 2.0}):
         with pytest.raises(ValueError):
             SegmentAugment.from_config(bad)
 

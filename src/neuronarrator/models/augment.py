@@ -60,7 +60,7 @@ therefore perturbed, per segment, as a different recording of the same brain wou
   augmentation that adds a finding, and it adds the label with it. Muscle co-occurs with everything in a
   tense patient (the shifted phantom has it in 60 % of sessions, training in 30 %), and an electrode pop
   or a spike read through a muscle burst is what a head trained mostly on quiet segments misses (in a
-  side check 20 of 22 missed shifted electrode pops had muscle in the session). The scalp map gets the
+  side check 18 of 22 missed shifted electrode pops had muscle in the session). The scalp map gets the
   added band powers at those electrodes: the map is a linear spline of per-electrode log power, so the
   electrodes' log powers are read back from it exactly (least squares through the same interpolation
   matrix), the added power joined, and the map redrawn.
@@ -190,7 +190,7 @@ class SegmentAugment:
         if self.interp_max < 1:
             raise ValueError(f"interp_max must be >= 1, got {self.interp_max}")
         for name in ("p_drop_segment", "p_drop_channel", "p_lowpass", "p_bipolar", "p_sparse", "p_tilt",
-                     "p_interp", "p_background"):
+                     "p_interp", "p_background", "p_muscle", "p_sparse_psg"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must lie in [0, 1], got {getattr(self, name)}")
 
