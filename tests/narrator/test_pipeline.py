@@ -382,3 +382,41 @@ def test_sleep_montage_derivations_are_placed_on_the_nearest_rows(write_eeg_file
     assert {rows[i] for i in np.flatnonzero(signal.channel_mask)} == {"Fz-Cz", "P3-O1", "P4-O2"}
     p3o1 = signal.data_uv[rows.index("P3-O1")]
     assert np.array_equal(p3o1, signal.data_uv[rows.index("P4-O2")]) and np.std(p3o1) > 10
+
+
+def test_ecg_artifact_is_read_off_the_recordings_ecg_lead(checkpoints, tmp_path):
+    """A 60-s phantom at 250 Hz with an EKG channel: where the EEG carries the heart's field on the left,
+    ECG artifact is listed with left-sided rows and stated in the narrative; the same EEG without the field
+    has no ECG artifact (whatever the heads said), and the report records the lead's heart rate."""
+    from neuronarrator.clinical.label import label_report
+    from neuronarrator.clinical.phantom.artifacts import ecg_template
+    from neuronarrator.clinical.phantom.generate import generate
+    from neuronarrator.io.write import write_edf
+    from neuronarrator.narrator import narrate_recording
+
+    fs, seconds = 250.0, 60
+    eeg = generate([], seed=5, duration_s=seconds, sfreq_hz=fs).data_uv.astype(np.float64)
+    n = eeg.shape[1]
+    beats = np.arange(0.7, seconds - 0.5, 60.0 / 70.0)  # 70 bpm
+    template, anchor = ecg_template(fs)
+    train = np.zeros(n + len(template))
+    for b in (beats * fs).astype(int):
+        train[b - anchor : b - anchor + len(template)] += template
+    train = train[:n]
+    field = np.zeros(19)
+    field[[CANONICAL_19.index(c) for c in ("F7", "T7", "P7")]] = [14.0, 16.0, 12.0]
+    lead = 1000.0 * train + np.random.default_rng(0).normal(0, 10, n)
+    found = {}
+    for name, data in (("with", eeg + field[:, None] * train), ("without", eeg)):
+        path = write_edf(tmp_path / f"{name}.edf", np.vstack([data, lead]), fs, [*CANONICAL_19, "EKG"])
+        doc = narrate_recording(path, checkpoints["stage1"], checkpoints["narrator"], device="cpu")
+        found[name] = doc
+        assert doc.findings.extras["ecg_lead"]["usable"]
+        assert doc.findings.extras["ecg_lead"]["heart_rate_bpm"] == pytest.approx(70, abs=2)
+        assert doc.recording["ecg_channel"] == "EKG"
+    ecg = found["with"].findings.get("ecg_artifact")
+    assert ecg is not None and ecg.probability == pytest.approx(0.99)
+    assert ecg.channels and set(ecg.channels) <= {"F7", "T7", "P7", "F3", "C3", "P3", "Fp1", "O1"}
+    assert "ecg_artifact" in label_report(found["with"].narrative).codes
+    assert found["without"].findings.get("ecg_artifact") is None
+    assert "ecg_artifact" not in label_report(found["without"].narrative).codes

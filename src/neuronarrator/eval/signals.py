@@ -35,12 +35,16 @@ class SessionSignal:
     montage : str
         ``"referential"`` (rows are CANONICAL_19) or ``"bipolar"`` (rows 0-17 the double banana).
     session_id : str
+    ecg_uv : ndarray, shape (n_samples,), float32, or None
+        The recording's ECG lead on the same 200-Hz time axis, where the file has one (reports read from a
+        file; corpus sessions carry none): :mod:`neuronarrator.signal.cardiac` reads ECG artifact off it.
     """
 
     data_uv: np.ndarray
     channel_mask: np.ndarray
     montage: str
     session_id: str
+    ecg_uv: np.ndarray | None = None
 
     @property
     def duration_s(self) -> float:

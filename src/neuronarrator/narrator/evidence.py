@@ -35,6 +35,17 @@ Evidence
     segment_predictions` for the relevance). Bipolar-only sessions name the electrodes of the most relevant
     derivations.
 
+ECG artifact with an ECG lead (:func:`with_ecg_lead`)
+    where the recording has an ECG channel (referential montages), its verdict
+    (:mod:`neuronarrator.signal.cardiac`: the EEG's R-locked average against a shifted-beat null) decides
+    ``ecg_artifact`` instead of the heads, as a neurologist decides it from the EKG trace: listed with the rows
+    that follow the R waves and the whole recording as its span when the lead shows it, removed when a usable
+    lead shows no locked deflection. Its probability (0.99) is that of a test decision at z >= 6, not a
+    calibrated estimate. A lead without a plausible heartbeat (flat, disconnected) leaves the heads' call.
+    ``Findings.extras["ecg_lead"]`` records the heart rate and whether the lead was usable. Applied by
+    :meth:`~neuronarrator.narrator.pipeline.Narrator.findings` (the in-memory path); bipolar-only
+    recordings and streamed ones (over 2 h) do not read the lead yet.
+
 State and impression
     the dominant state is the state of highest mean probability over the segments (stage 1's state head,
     ``SegmentPredictions.state``); ``Findings.extras`` holds ``state_predicted`` (True), the dominant
@@ -55,7 +66,7 @@ PDR frequency
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -305,6 +316,26 @@ def session_findings(preds: SegmentPredictions, *, threshold: float = 0.5, max_e
     if not_assessable:
         extras["not_assessable"] = not_assessable
     return Findings(findings=tuple(listed), state=state, state_timeline=state_epochs(preds), extras=extras)
+
+
+#: Probability given to ECG artifact decided from the ECG lead (a test decision, module docstring).
+ECG_LEAD_PROBABILITY = 0.99
+
+
+def with_ecg_lead(found: Findings, verdict: Any, rows: tuple[str, ...], duration_s: float) -> Findings:
+    """``found`` with ``ecg_artifact`` decided by the ECG lead's :class:`~neuronarrator.signal.cardiac.
+    CardiacVerdict` where the lead is usable (module docstring); ``rows`` names the verdict's rows."""
+    extras = dict(found.extras)
+    extras["ecg_lead"] = {"usable": bool(verdict.usable), "heart_rate_bpm": verdict.heart_rate_bpm}
+    listed = list(found.findings)
+    if verdict.usable:
+        listed = [f for f in listed if f.code != "ecg_artifact"]
+        if verdict.present:
+            channels = tuple(rows[i] for i in verdict.rows)
+            listed.append(Finding("ecg_artifact", ECG_LEAD_PROBABILITY, channels=channels,
+                                  evidence=(Evidence(0.0, float(duration_s), channels),)))  # fmt: skip
+            listed.sort(key=lambda f: _CODES.index(f.code))
+    return replace(found, findings=tuple(listed), extras=extras)
 
 
 def session_state(preds: SegmentPredictions) -> tuple[str, dict]:

@@ -52,11 +52,13 @@ import numpy as np
 import torch
 
 from neuronarrator.clinical.findings import CODES, Findings
+from neuronarrator.corpus.sources.base import SFREQ_HZ
 from neuronarrator.eval.signals import SessionSignal
+from neuronarrator.io.channels import CANONICAL_19
 from neuronarrator.io.errors import RecordingTooShortError
 from neuronarrator.narrator.bundled import sha256_file
 from neuronarrator.narrator.document import ReportDocument, sentence_links
-from neuronarrator.narrator.evidence import SEGMENT_S, SegmentPredictions, session_findings
+from neuronarrator.narrator.evidence import SEGMENT_S, SegmentPredictions, session_findings, with_ecg_lead
 
 __all__ = ["Narrator", "ReportDocument", "narrate_recording", "recording_signal", "segment_predictions",
            "shares_encoder", "torch_threads"]  # fmt: skip
@@ -308,7 +310,8 @@ def recording_signal(path: str | Path, *, chunk_s: float | None = None) -> tuple
     if first.montage == "bipolar" and len(first.extra_channels) and first.extra_uv.size:
         extra = np.concatenate([c.extra_uv for c in chunks], axis=1).astype(np.float32)
         approximated = _approximate_rows(first, data, mask, extra)
-    signal = SessionSignal(data_uv=data, channel_mask=mask, montage=first.montage, session_id=str(path))
+    ecg, ecg_channel = _ecg_lead(recording, data.shape[1])
+    signal = SessionSignal(data_uv=data, channel_mask=mask, montage=first.montage, session_id=str(path), ecg_uv=ecg)
     bad = sorted({name for c in chunks for name in c.quality.bad_channel_names})
     info = {
         "recording": {"file": str(path), "duration_s": round(recording.duration_s, 3),
@@ -316,13 +319,32 @@ def recording_signal(path: str | Path, *, chunk_s: float | None = None) -> tuple
                       "channels_used": [c for c, m in zip(first.channels, mask, strict=False) if m],
                       "channels_missing": list(first.channels_missing),
                       "channels_interpolated": sorted({n for c in chunks for n in c.channels_interpolated}),
-                      "channels_approximated": approximated},
+                      "channels_approximated": approximated, "ecg_channel": ecg_channel},
         "quality": {"usable_fraction": round(float(np.mean([c.quality.usable_fraction for c in chunks])), 4),
                     "bad_channels": bad, "warnings": [w for c in chunks for w in c.quality.warnings]},
         "harmonization": {"sfreq_hz": first.sfreq_hz, "band_hz": list(first.band_hz),
                           "line_freq_hz": first.line_freq_hz, "n_chunks": len(chunks)},
     }  # fmt: skip
     return signal, info
+
+
+def _ecg_lead(recording, n_samples: int) -> tuple[np.ndarray | None, str | None]:
+    """The file's first ECG channel at the harmonized rate on the harmonized time axis (n_samples,), and its
+    label; (None, None) without one. Resampled by ``scipy.signal.resample_poly`` (the harmonizer's own
+    resampling is for EEG rows; a lead only needs its QRS, 5-25 Hz, kept)."""
+    from fractions import Fraction
+
+    from scipy.signal import resample_poly
+
+    labels = [lab for lab in recording.labels if lab.kind == "ecg"]
+    if not labels:
+        return None, None
+    lead = recording.get_data_uv([labels[0].original])[0]
+    ratio = Fraction(SFREQ_HZ / recording.sfreq_hz).limit_denominator(1000)
+    lead = resample_poly(lead, ratio.numerator, ratio.denominator) if ratio != 1 else lead
+    out = np.zeros(n_samples, np.float32)
+    out[: min(n_samples, len(lead))] = lead[:n_samples]
+    return (out if np.all(np.isfinite(out)) else None), labels[0].original
 
 
 class Narrator:
@@ -358,7 +380,13 @@ class Narrator:
     def findings(self, signal: SessionSignal) -> tuple[SegmentPredictions, Findings]:
         with torch_threads(self.threads):
             preds = segment_predictions(self.stage1, self.calibration, signal)
-            return preds, session_findings(preds, threshold=self.threshold)
+            found = session_findings(preds, threshold=self.threshold)
+        if signal.ecg_uv is not None and signal.montage == "referential":
+            from neuronarrator.signal.cardiac import ecg_artifact
+
+            verdict = ecg_artifact(signal.data_uv * signal.channel_mask[:, None], signal.ecg_uv, SFREQ_HZ)
+            found = with_ecg_lead(found, verdict, CANONICAL_19, signal.duration_s)
+        return preds, found
 
     def features(self, signal: SessionSignal, preds: SegmentPredictions | None = None) -> np.ndarray:
         """The narrator's raw features of ``signal``; with ``preds`` (from :meth:`findings` on the same

@@ -24,6 +24,9 @@ on top. Here the *same* chunks are consumed as they are harmonized:
   whole session;
 - **quality and provenance**: as :func:`recording_signal` assembles them from its chunks.
 
+Not done here yet: the recording's ECG lead (:mod:`neuronarrator.signal.cardiac`), which the in-memory
+path reads to decide ECG artifact; a streamed report leaves ECG artifact to the heads.
+
 The channel mask must be known before stage 1 sees a segment (the heads read it, and the in-memory path
 uses the AND of every chunk's mask for the whole session). It is taken from the first chunk; when a later
 chunk has a row masked that the first had (rare: a chunk with fewer than 10 good electrodes), the pass

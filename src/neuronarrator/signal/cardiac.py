@@ -1,0 +1,116 @@
+"""ECG artifact read the way a neurologist reads it: against the recording's own ECG channel.
+
+A clinical EEG usually records one ECG (EKG) lead beside the scalp electrodes. ECG artifact is then not a
+pattern to be guessed from the EEG alone: it is whatever the EEG does in lock-step with the R waves of
+that lead. This module finds the R peaks and averages each EEG row in a window around them (the
+R-locked average; an evoked-potential average with the heartbeat as the trigger). Background EEG is not
+locked to the heart and averages towards zero; a cardiac field does not.
+
+- **R peaks** (:func:`r_peaks`): the lead band-passed at 5-25 Hz (QRS energy; zero-phase Butterworth,
+  scipy), its polarity taken from the larger of its extreme percentiles, peaks at least 0.3 s apart above
+  half the 99.5th percentile (``scipy.signal.find_peaks``). Accepted only as a heartbeat: at least
+  :data:`MIN_BEATS` peaks, a median rate of 30-200 per minute, and beat-to-beat intervals mostly within
+  ±30 % of the median; otherwise no peaks (a flat, disconnected or noisy lead says nothing).
+- **Locked amplitude** (:func:`ecg_locked`): per EEG row, the R-locked average over -100 to +150 ms (QRS
+  and the start of T; each beat's window mean removed, so slow waves do not lock by offset) and its
+  peak-to-peak; and ``z``, the largest |mean / standard error| over the window, the error from the spread
+  of the beats themselves (a t statistic per sample: background not locked to the heart averages to
+  zero within its own error). A null built by shifting the beat train does not work here: a regular
+  heartbeat shifted by any offset near a multiple of its RR interval locks again.
+- **Verdict** (:func:`ecg_artifact`): present where some row reaches ``z >=`` :data:`MIN_Z` *and* a
+  locked peak-to-peak of at least :data:`MIN_UV` (visible at the usual 7 µV/mm only from about 2 µV);
+  the rows named are those of highest ``z`` above the bar. ``z >= 6`` over 19 rows x 50 window samples
+  is p ~ 2e-6 for the whole recording under a Gaussian null (on 60-s phantoms without a cardiac field
+  the largest z of 30 recordings was 5.0).
+
+Written by hand: MNE's ECG tools (``mne.preprocessing.find_ecg_events``, ``create_ecg_epochs``) work on an
+``mne.io.Raw`` with SSP/ICA in mind; the pipeline holds harmonized arrays, and the null comparison that
+decides "present" is ours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import signal as sps
+
+__all__ = ["MIN_BEATS", "MIN_UV", "MIN_Z", "CardiacVerdict", "ecg_artifact", "ecg_locked", "r_peaks"]
+
+#: Fewest R peaks accepted as a heartbeat (about 10 s at 60 bpm).
+MIN_BEATS = 10
+#: Locked peak-to-peak (µV) and null distance (standard deviations) a row needs to show ECG artifact.
+MIN_UV, MIN_Z = 2.0, 6.0
+_WINDOW_S = (-0.10, 0.15)
+
+
+def r_peaks(ecg_uv: np.ndarray, sfreq_hz: float) -> np.ndarray:
+    """Sample indices of the R peaks of one ECG lead (n_times,), or an empty array when the lead does not
+    show a plausible heartbeat (module docstring)."""
+    x = np.asarray(ecg_uv, np.float64)
+    if x.ndim != 1 or x.size < MIN_BEATS * sfreq_hz * 0.3 or not np.all(np.isfinite(x)) or np.ptp(x) == 0:
+        return np.zeros(0, np.int64)
+    sos = sps.butter(3, [5.0, min(25.0, 0.45 * sfreq_hz)], btype="band", fs=sfreq_hz, output="sos")
+    y = sps.sosfiltfilt(sos, x)
+    hi, lo = np.percentile(y, 99.5), -np.percentile(y, 0.5)
+    y = y if hi >= lo else -y
+    level = 0.5 * max(hi, lo)
+    if level <= 0:
+        return np.zeros(0, np.int64)
+    peaks, _ = sps.find_peaks(y, height=level, distance=max(1, int(0.3 * sfreq_hz)))
+    if len(peaks) < MIN_BEATS:
+        return np.zeros(0, np.int64)
+    rr = np.diff(peaks) / sfreq_hz
+    median = float(np.median(rr))
+    regular = np.mean(np.abs(rr - median) <= 0.3 * median)
+    if not 60.0 / 200.0 <= median <= 60.0 / 30.0 or regular < 0.8:
+        return np.zeros(0, np.int64)
+    return peaks.astype(np.int64)
+
+
+def ecg_locked(eeg_uv: np.ndarray, peaks: np.ndarray, sfreq_hz: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(ptp_uv (C,), z (C,))``: each row's R-locked average peak-to-peak and its largest |t| over the window
+    (module docstring). Rows that are all zero (masked) get 0 and 0; fewer than :data:`MIN_BEATS` whole
+    windows give zeros."""
+    eeg = np.asarray(eeg_uv, np.float64)
+    c, n = eeg.shape
+    lo, hi = int(round(_WINDOW_S[0] * sfreq_hz)), int(round(_WINDOW_S[1] * sfreq_hz))
+    usable = np.asarray(peaks)[(np.asarray(peaks) + lo >= 0) & (np.asarray(peaks) + hi <= n)]
+    if len(usable) < MIN_BEATS:
+        return np.zeros(c), np.zeros(c)
+    epochs = eeg[:, usable[:, None] + np.arange(lo, hi)[None, :]]  # (C, n_beats, W)
+    epochs = epochs - epochs.mean(axis=2, keepdims=True)
+    mean = epochs.mean(axis=1)  # (C, W)
+    se = epochs.std(axis=1, ddof=1) / np.sqrt(len(usable))
+    z = np.abs(mean / np.maximum(se, 1e-9)).max(axis=1)
+    present = np.any(eeg != 0, axis=1)
+    return np.where(present, np.ptp(mean, axis=1), 0.0), np.where(present, z, 0.0)
+
+
+@dataclass(frozen=True)
+class CardiacVerdict:
+    """What the ECG lead says about the EEG: ``heart_rate_bpm`` (None without a usable lead), whether
+    ``present``, the ``rows`` showing it (highest ``z`` first, at most three) and every row's ``ptp_uv``
+    and ``z``."""
+
+    heart_rate_bpm: float | None
+    present: bool
+    rows: tuple[int, ...]
+    ptp_uv: np.ndarray
+    z: np.ndarray
+
+    @property
+    def usable(self) -> bool:
+        return self.heart_rate_bpm is not None
+
+
+def ecg_artifact(eeg_uv: np.ndarray, ecg_uv: np.ndarray, sfreq_hz: float) -> CardiacVerdict:
+    """The verdict for EEG rows (C, T) and the ECG lead (T,) on the same time axis (module docstring)."""
+    c = np.asarray(eeg_uv).shape[0]
+    peaks = r_peaks(ecg_uv, sfreq_hz)
+    if len(peaks) == 0:
+        return CardiacVerdict(None, False, (), np.zeros(c), np.zeros(c))
+    rate = 60.0 * sfreq_hz / float(np.median(np.diff(peaks)))
+    ptp, z = ecg_locked(eeg_uv, peaks, sfreq_hz)
+    showing = [int(i) for i in np.argsort(-z) if z[i] >= MIN_Z and ptp[i] >= MIN_UV][:3]
+    return CardiacVerdict(round(rate, 1), bool(showing), tuple(showing), ptp, z)
