@@ -420,3 +420,14 @@ def test_ecg_artifact_is_read_off_the_recordings_ecg_lead(checkpoints, tmp_path)
     assert "ecg_artifact" in label_report(found["with"].narrative).codes
     assert found["without"].findings.get("ecg_artifact") is None
     assert "ecg_artifact" not in label_report(found["without"].narrative).codes
+    # a bipolar-only file (CHB-MIT's labels) with the same lead: derivations name both their electrodes
+    from neuronarrator.io.channels import DOUBLE_BANANA, bipolar_matrix
+
+    derivations = bipolar_matrix() @ (eeg + field[:, None] * train)
+    labels = [f"{a.upper()}-{b.upper()}" for a, b in DOUBLE_BANANA]
+    path = write_edf(tmp_path / "bipolar.edf", np.vstack([derivations, lead]), fs, [*labels, "EKG"])
+    doc = narrate_recording(path, checkpoints["stage1"], checkpoints["narrator"], device="cpu")
+    assert doc.recording["montage"] == "bipolar"
+    ecg = doc.findings.get("ecg_artifact")
+    assert ecg is not None and set(ecg.channels) <= set(CANONICAL_19)
+    assert {"F7", "T7", "P7"} & set(ecg.channels)

@@ -43,8 +43,8 @@ ECG artifact with an ECG lead (:func:`with_ecg_lead`)
     lead shows no locked deflection. Its probability (0.99) is that of a test decision at z >= 6, not a
     calibrated estimate. A lead without a plausible heartbeat (flat, disconnected) leaves the heads' call.
     ``Findings.extras["ecg_lead"]`` records the heart rate and whether the lead was usable. Applied by
-    :meth:`~neuronarrator.narrator.pipeline.Narrator.findings` (the in-memory path); bipolar-only
-    recordings and streamed ones (over 2 h) do not read the lead yet.
+    :meth:`~neuronarrator.narrator.pipeline.Narrator.findings` (the in-memory path, either montage; a
+    derivation names both its electrodes); streamed recordings (over 2 h) do not read the lead yet.
 
 State and impression
     the dominant state is the state of highest mean probability over the segments (stage 1's state head,
@@ -66,6 +66,7 @@ PDR frequency
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -322,16 +323,18 @@ def session_findings(preds: SegmentPredictions, *, threshold: float = 0.5, max_e
 ECG_LEAD_PROBABILITY = 0.99
 
 
-def with_ecg_lead(found: Findings, verdict: Any, rows: tuple[str, ...], duration_s: float) -> Findings:
+def with_ecg_lead(found: Findings, verdict: Any, row_channels: Sequence[tuple[str, ...]],
+                  duration_s: float) -> Findings:  # fmt: skip
     """``found`` with ``ecg_artifact`` decided by the ECG lead's :class:`~neuronarrator.signal.cardiac.
-    CardiacVerdict` where the lead is usable (module docstring); ``rows`` names the verdict's rows."""
+    CardiacVerdict` where the lead is usable (module docstring); ``row_channels`` gives each row's electrodes
+    (one for a referential row, the two of a derivation)."""
     extras = dict(found.extras)
     extras["ecg_lead"] = {"usable": bool(verdict.usable), "heart_rate_bpm": verdict.heart_rate_bpm}
     listed = list(found.findings)
     if verdict.usable:
         listed = [f for f in listed if f.code != "ecg_artifact"]
         if verdict.present:
-            channels = tuple(rows[i] for i in verdict.rows)
+            channels = tuple(dict.fromkeys(c for i in verdict.rows for c in row_channels[i]))
             listed.append(Finding("ecg_artifact", ECG_LEAD_PROBABILITY, channels=channels,
                                   evidence=(Evidence(0.0, float(duration_s), channels),)))  # fmt: skip
             listed.sort(key=lambda f: _CODES.index(f.code))

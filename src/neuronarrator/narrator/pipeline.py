@@ -54,7 +54,7 @@ import torch
 from neuronarrator.clinical.findings import CODES, Findings
 from neuronarrator.corpus.sources.base import SFREQ_HZ
 from neuronarrator.eval.signals import SessionSignal
-from neuronarrator.io.channels import CANONICAL_19
+from neuronarrator.io.channels import CANONICAL_19, DOUBLE_BANANA
 from neuronarrator.io.errors import RecordingTooShortError
 from neuronarrator.narrator.bundled import sha256_file
 from neuronarrator.narrator.document import ReportDocument, sentence_links
@@ -381,11 +381,13 @@ class Narrator:
         with torch_threads(self.threads):
             preds = segment_predictions(self.stage1, self.calibration, signal)
             found = session_findings(preds, threshold=self.threshold)
-        if signal.ecg_uv is not None and signal.montage == "referential":
+        if signal.ecg_uv is not None:
             from neuronarrator.signal.cardiac import ecg_artifact
 
             verdict = ecg_artifact(signal.data_uv * signal.channel_mask[:, None], signal.ecg_uv, SFREQ_HZ)
-            found = with_ecg_lead(found, verdict, CANONICAL_19, signal.duration_s)
+            rows = ([(c,) for c in CANONICAL_19] if signal.montage == "referential"
+                    else [*DOUBLE_BANANA, ()])  # fmt: skip
+            found = with_ecg_lead(found, verdict, rows, signal.duration_s)
         return preds, found
 
     def features(self, signal: SessionSignal, preds: SegmentPredictions | None = None) -> np.ndarray:
