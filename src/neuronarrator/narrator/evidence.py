@@ -36,8 +36,8 @@ Evidence
     derivations.
 
 ECG artifact with an ECG lead (:func:`with_ecg_lead`)
-    where the recording has an ECG channel (referential montages), its verdict
-    (:mod:`neuronarrator.signal.cardiac`: the EEG's R-locked average against a shifted-beat null) decides
+    where the recording has an ECG channel, its verdict (:mod:`neuronarrator.signal.cardiac`: the EEG's
+    R-locked average and its t statistic over the beat-to-beat spread) decides
     ``ecg_artifact`` instead of the heads, as a neurologist decides it from the EKG trace: listed with the rows
     that follow the R waves and the whole recording as its span when the lead shows it, removed when a usable
     lead shows no locked deflection. Its probability (0.99) is that of a test decision at z >= 6, not a
