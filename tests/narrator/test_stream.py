@@ -163,3 +163,34 @@ def test_report_command_streams_above_the_threshold(tmp_path):
     assert b["provenance"]["harmonization"].pop("streamed") == {"chunk_s": 600.0, "passes": 1}
     assert _same(a, b) == []
     assert streamed.html_path.read_text().count("<img") == plain.html_path.read_text().count("<img") > 2
+
+
+def test_streamed_report_reads_the_ecg_lead_as_in_memory(narrator, tmp_path):
+    """A 5-min file with an EKG channel and the heart's field on the left EEG rows, streamed in 60-s chunks:
+    the lead's sums carried over chunks give ECG artifact on the same rows and the same heart rate as the
+    in-memory report; the recording names the lead."""
+    from neuronarrator.clinical.phantom.artifacts import ecg_template
+    from neuronarrator.clinical.phantom.files import EDF_LABELS
+    from neuronarrator.clinical.phantom.generate import generate
+    from neuronarrator.io.channels import CANONICAL_19
+    from neuronarrator.io.edf_tile import write_tiled_edf
+
+    block_s = 60  # one block of 70 beats per minute: the beat train continues across the tiles
+    eeg = generate([], seed=2, duration_s=block_s, sfreq_hz=200).data_uv.astype(np.float64)
+    n = eeg.shape[1]
+    template, anchor = ecg_template(200.0)
+    train = np.zeros(n + len(template))
+    for b in (np.arange(0.5, block_s, 60.0 / 70.0) * 200).astype(int):
+        train[b - anchor : b - anchor + len(template)] += template
+    train = train[:n]
+    field = np.zeros(19)
+    field[[CANONICAL_19.index(c) for c in ("F7", "T7", "P7")]] = [14.0, 16.0, 12.0]
+    block = np.vstack([eeg + field[:, None] * train, 1000.0 * train])
+    path = write_tiled_edf(tmp_path / "ecg.edf", block, 200, [*EDF_LABELS, "EKG"], 5)
+    memory, _, streamed, document, _, _ = _both(narrator, path, 60.0)
+    assert streamed.cardiac is not None and streamed.cardiac.present
+    mine, theirs = ({f["code"]: f for f in d["findings"]}.get("ecg_artifact") for d in (memory, document))
+    assert mine is not None and theirs is not None and mine["channels"] == theirs["channels"]
+    assert {"F7", "T7", "P7"} & set(theirs["channels"])
+    assert document["recording"]["ecg_channel"] == memory["recording"]["ecg_channel"] == "EKG"
+    assert streamed.cardiac.heart_rate_bpm == pytest.approx(70, abs=1)

@@ -43,8 +43,9 @@ ECG artifact with an ECG lead (:func:`with_ecg_lead`)
     lead shows no locked deflection. Its probability (0.99) is that of a test decision at z >= 6, not a
     calibrated estimate. A lead without a plausible heartbeat (flat, disconnected) leaves the heads' call.
     ``Findings.extras["ecg_lead"]`` records the heart rate and whether the lead was usable. Applied by
-    :meth:`~neuronarrator.narrator.pipeline.Narrator.findings` (the in-memory path, either montage; a
-    derivation names both its electrodes); streamed recordings (over 2 h) do not read the lead yet.
+    :meth:`~neuronarrator.narrator.pipeline.Narrator.findings` and, for a streamed recording (over 2 h),
+    :func:`~neuronarrator.narrator.stream.stream_document`; either montage (a derivation names both its
+    electrodes).
 
 State and impression
     the dominant state is the state of highest mean probability over the segments (stage 1's state head,

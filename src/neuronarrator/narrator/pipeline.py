@@ -310,7 +310,7 @@ def recording_signal(path: str | Path, *, chunk_s: float | None = None) -> tuple
     if first.montage == "bipolar" and len(first.extra_channels) and first.extra_uv.size:
         extra = np.concatenate([c.extra_uv for c in chunks], axis=1).astype(np.float32)
         approximated = _approximate_rows(first, data, mask, extra)
-    ecg, ecg_channel = _ecg_lead(recording, data.shape[1])
+    ecg, ecg_channel = ecg_lead(recording, data.shape[1])
     signal = SessionSignal(data_uv=data, channel_mask=mask, montage=first.montage, session_id=str(path), ecg_uv=ecg)
     bad = sorted({name for c in chunks for name in c.quality.bad_channel_names})
     info = {
@@ -328,10 +328,11 @@ def recording_signal(path: str | Path, *, chunk_s: float | None = None) -> tuple
     return signal, info
 
 
-def _ecg_lead(recording, n_samples: int) -> tuple[np.ndarray | None, str | None]:
-    """The file's first ECG channel at the harmonized rate on the harmonized time axis (n_samples,), and its
-    label; (None, None) without one. Resampled by ``scipy.signal.resample_poly`` (the harmonizer's own
-    resampling is for EEG rows; a lead only needs its QRS, 5-25 Hz, kept)."""
+def ecg_lead(recording, n_samples: int, start_s: float = 0.0) -> tuple[np.ndarray | None, str | None]:
+    """The file's first ECG channel from ``start_s`` at the harmonized rate (n_samples,), and its label;
+    (None, None) without one, (None, label) when its samples are not finite. Resampled by
+    ``scipy.signal.resample_poly`` (the harmonizer's own resampling is for EEG rows; a lead only needs its
+    QRS, 5-25 Hz, kept)."""
     from fractions import Fraction
 
     from scipy.signal import resample_poly
@@ -339,12 +340,19 @@ def _ecg_lead(recording, n_samples: int) -> tuple[np.ndarray | None, str | None]
     labels = [lab for lab in recording.labels if lab.kind == "ecg"]
     if not labels:
         return None, None
-    lead = recording.get_data_uv([labels[0].original])[0]
+    stop_s = min(recording.duration_s, start_s + n_samples / SFREQ_HZ)
+    lead = recording.get_data_uv([labels[0].original], start_s, stop_s)[0]
     ratio = Fraction(SFREQ_HZ / recording.sfreq_hz).limit_denominator(1000)
     lead = resample_poly(lead, ratio.numerator, ratio.denominator) if ratio != 1 else lead
     out = np.zeros(n_samples, np.float32)
     out[: min(n_samples, len(lead))] = lead[:n_samples]
     return (out if np.all(np.isfinite(out)) else None), labels[0].original
+
+
+def row_electrodes(montage: str) -> list[tuple[str, ...]]:
+    """Each of the 19 rows' electrodes: one per referential row, two per derivation (the 19th bipolar row
+    is empty)."""
+    return [(c,) for c in CANONICAL_19] if montage == "referential" else [*DOUBLE_BANANA, ()]
 
 
 class Narrator:
@@ -385,9 +393,7 @@ class Narrator:
             from neuronarrator.signal.cardiac import ecg_artifact
 
             verdict = ecg_artifact(signal.data_uv * signal.channel_mask[:, None], signal.ecg_uv, SFREQ_HZ)
-            rows = ([(c,) for c in CANONICAL_19] if signal.montage == "referential"
-                    else [*DOUBLE_BANANA, ()])  # fmt: skip
-            found = with_ecg_lead(found, verdict, rows, signal.duration_s)
+            found = with_ecg_lead(found, verdict, row_electrodes(signal.montage), signal.duration_s)
         return preds, found
 
     def features(self, signal: SessionSignal, preds: SegmentPredictions | None = None) -> np.ndarray:

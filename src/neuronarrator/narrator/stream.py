@@ -24,8 +24,10 @@ on top. Here the *same* chunks are consumed as they are harmonized:
   whole session;
 - **quality and provenance**: as :func:`recording_signal` assembles them from its chunks.
 
-Not done here yet: the recording's ECG lead (:mod:`neuronarrator.signal.cardiac`), which the in-memory
-path reads to decide ECG artifact; a streamed report leaves ECG artifact to the heads.
+- **the ECG lead**, where the file has one: each chunk's R peaks and R-locked EEG windows summed
+  (:class:`~neuronarrator.signal.cardiac.LockedAverage`), so ECG artifact is decided from the lead as in
+  memory (beats whose window a chunk boundary cuts are left out, and the R-peak threshold is each chunk's
+  own: the verdict can differ from the in-memory one at its margin).
 
 The channel mask must be known before stage 1 sees a segment (the heads read it, and the in-memory path
 uses the AND of every chunk's mask for the whole session). It is taken from the first chunk; when a later
@@ -52,8 +54,16 @@ import numpy as np
 
 from neuronarrator.eval.signals import SessionSignal
 from neuronarrator.io.errors import RecordingTooShortError
-from neuronarrator.narrator.evidence import SEGMENT_S, SegmentPredictions, session_findings
-from neuronarrator.narrator.pipeline import N_ROWS, SEGMENT_SAMPLES, Narrator, ReportDocument, torch_threads
+from neuronarrator.narrator.evidence import SEGMENT_S, SegmentPredictions, session_findings, with_ecg_lead
+from neuronarrator.narrator.pipeline import (
+    N_ROWS,
+    SEGMENT_SAMPLES,
+    Narrator,
+    ReportDocument,
+    ecg_lead,
+    row_electrodes,
+    torch_threads,
+)
 from neuronarrator.session import ChunkWindows
 
 __all__ = ["STREAM_ABOVE_S", "ChunkSource", "StreamedRecording", "stream_document", "stream_recording"]
@@ -172,6 +182,7 @@ class StreamedRecording:
     band_power_uv2: np.ndarray | None  # (19, 4) Welch band powers of TOPOMAP_BANDS over the session
     finite_rows: np.ndarray  # (19,) bool: rows without a non-finite sample
     n_passes: int = 1
+    cardiac: Any = None  # the ECG lead's CardiacVerdict (signal.cardiac), where the file has a lead
 
     @property
     def duration_s(self) -> float:
@@ -218,6 +229,10 @@ class _Pass:
         self.finite = np.ones(N_ROWS, bool)
         self.bounds = [0]
         self.chunks_meta: list[dict[str, Any]] = []
+        from neuronarrator.signal.cardiac import LockedAverage
+
+        self.ecg_channel = next((lab.original for lab in recording.labels if lab.kind == "ecg"), None)
+        self.cardiac = LockedAverage(N_ROWS, SFREQ_HZ) if self.ecg_channel else None
 
     # --- the figures' summaries ---
     def _spectrogram(self, windows: np.ndarray) -> np.ndarray:
@@ -280,6 +295,12 @@ class _Pass:
         if len(self.chunks_meta) == 1:
             self.first = chunk
         self.bounds.append(self.bounds[-1] + data.shape[1])
+        if self.cardiac is not None:
+            from neuronarrator.signal.cardiac import r_peaks
+
+            lead, _ = ecg_lead(self.recording, data.shape[1], self.bounds[-2] / SFREQ_HZ)
+            if lead is not None:
+                self.cardiac.add(data * self.final_mask[:, None], r_peaks(lead, SFREQ_HZ))
         self.finite &= np.isfinite(data).all(axis=1)
         rows = _spectrogram_rows(self.final_mask, self.montage)
         if rows.any():
@@ -320,7 +341,8 @@ class _Pass:
         return StreamedRecording(preds=preds, raw_narrative=raw, info=self._info(path, recording), source=source,
                                  session_id=self.session_id, montage=self.montage, channel_mask=self.final_mask,
                                  n_times=self.bounds[-1], mean_spectrogram=self._mean_spectrogram(),
-                                 band_power_uv2=self._band_power(), finite_rows=self.finite)  # fmt: skip
+                                 band_power_uv2=self._band_power(), finite_rows=self.finite,
+                                 cardiac=None if self.cardiac is None else self.cardiac.verdict())  # fmt: skip
 
     def _mean_spectrogram(self):
         if not self.spec_columns:
@@ -352,7 +374,7 @@ class _Pass:
                           "channels_used": [c for c, m in zip(first.channels, self.final_mask, strict=False) if m],
                           "channels_missing": list(first.channels_missing),
                           "channels_interpolated": sorted({n for m in meta for n in m["interpolated"]}),
-                          "channels_approximated": self.placed},
+                          "channels_approximated": self.placed, "ecg_channel": self.ecg_channel},
             "quality": {"usable_fraction": round(float(np.mean([m["usable_fraction"] for m in meta])), 4),
                         "bad_channels": sorted({n for m in meta for n in m["bad"]}),
                         "warnings": [w for m in meta for w in m["warnings"]]},
@@ -398,6 +420,8 @@ def stream_document(narrator: Narrator, streamed: StreamedRecording, *,
     evidence seconds read back through its :class:`ChunkSource`), its narrative repaired against them."""
     with torch_threads(narrator.threads):
         predicted = session_findings(streamed.preds, threshold=narrator.threshold)
+    if streamed.cardiac is not None:
+        predicted = with_ecg_lead(predicted, streamed.cardiac, row_electrodes(streamed.montage), streamed.duration_s)
     raw = streamed.raw_narrative
     narrated = (raw, *narrator.repair(raw, predicted))
     return narrator.assemble(streamed.preds, predicted, narrated, streamed.info, session_id=streamed.session_id,

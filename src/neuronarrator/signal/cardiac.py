@@ -35,7 +35,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import signal as sps
 
-__all__ = ["MIN_BEATS", "MIN_UV", "MIN_Z", "CardiacVerdict", "ecg_artifact", "ecg_locked", "r_peaks"]
+__all__ = ["MIN_BEATS", "MIN_UV", "MIN_Z", "CardiacVerdict", "LockedAverage", "ecg_artifact", "ecg_locked",
+           "r_peaks"]
 
 #: Fewest R peaks accepted as a heartbeat (about 10 s at 60 bpm).
 MIN_BEATS = 10
@@ -60,31 +61,75 @@ def r_peaks(ecg_uv: np.ndarray, sfreq_hz: float) -> np.ndarray:
     peaks, _ = sps.find_peaks(y, height=level, distance=max(1, int(0.3 * sfreq_hz)))
     if len(peaks) < MIN_BEATS:
         return np.zeros(0, np.int64)
-    rr = np.diff(peaks) / sfreq_hz
-    median = float(np.median(rr))
-    regular = np.mean(np.abs(rr - median) <= 0.3 * median)
-    if not 60.0 / 200.0 <= median <= 60.0 / 30.0 or regular < 0.8:
+    if not _plausible(np.diff(peaks) / sfreq_hz):
         return np.zeros(0, np.int64)
     return peaks.astype(np.int64)
+
+
+class LockedAverage:
+    """Running sums of R-locked EEG windows (each beat's window mean removed) and of the lead's RR intervals,
+    so that a recording read chunk by chunk gets the verdict of one pass (the streamed report); a beat whose
+    window a chunk boundary cuts is left out."""
+
+    def __init__(self, n_rows: int, sfreq_hz: float) -> None:
+        self.sfreq_hz = sfreq_hz
+        self.lo, self.hi = int(round(_WINDOW_S[0] * sfreq_hz)), int(round(_WINDOW_S[1] * sfreq_hz))
+        self.sum = np.zeros((n_rows, self.hi - self.lo))
+        self.sum_sq = np.zeros_like(self.sum)
+        self.n_beats = 0
+        self.rr_s: list[float] = []
+        self.present = np.zeros(n_rows, bool)
+
+    def add(self, eeg_uv: np.ndarray, peaks: np.ndarray) -> None:
+        """One stretch of EEG rows (C, T) and the R peaks found on the lead over the same samples."""
+        eeg, peaks = np.asarray(eeg_uv, np.float64), np.asarray(peaks, np.int64)
+        self.present |= np.any(eeg != 0, axis=1)
+        self.rr_s.extend((np.diff(peaks) / self.sfreq_hz).tolist())
+        usable = peaks[(peaks + self.lo >= 0) & (peaks + self.hi <= eeg.shape[1])]
+        if not len(usable):
+            return
+        epochs = eeg[:, usable[:, None] + np.arange(self.lo, self.hi)[None, :]]  # (C, n_beats, W)
+        epochs = epochs - epochs.mean(axis=2, keepdims=True)
+        self.sum += epochs.sum(axis=1)
+        self.sum_sq += (epochs**2).sum(axis=1)
+        self.n_beats += len(usable)
+
+    def ptp_z(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(ptp_uv (C,), z (C,))`` of the beats so far (module docstring); zeros for masked rows or fewer than
+        :data:`MIN_BEATS` beats."""
+        c, n = self.sum.shape[0], self.n_beats
+        if n < MIN_BEATS:
+            return np.zeros(c), np.zeros(c)
+        mean = self.sum / n
+        var = np.maximum(self.sum_sq - n * mean**2, 0.0) / (n - 1)
+        z = np.abs(mean / np.maximum(np.sqrt(var / n), 1e-9)).max(axis=1)
+        return np.where(self.present, np.ptp(mean, axis=1), 0.0), np.where(self.present, z, 0.0)
+
+    def verdict(self) -> CardiacVerdict:
+        """The verdict of the beats so far: unusable unless they make a plausible heartbeat (as
+        :func:`r_peaks` requires of one lead)."""
+        c = self.sum.shape[0]
+        rr = np.asarray(self.rr_s)
+        if self.n_beats < MIN_BEATS or not len(rr) or not _plausible(rr):
+            return CardiacVerdict(None, False, (), np.zeros(c), np.zeros(c))
+        ptp, z = self.ptp_z()
+        showing = [int(i) for i in np.argsort(-z) if z[i] >= MIN_Z and ptp[i] >= MIN_UV][:3]
+        return CardiacVerdict(round(60.0 / float(np.median(rr)), 1), bool(showing), tuple(showing), ptp, z)
+
+
+def _plausible(rr_s: np.ndarray) -> bool:
+    """RR intervals (s) of a heartbeat: median 0.3-2 s (30-200 bpm), >= 80 % within ±30 % of it."""
+    median = float(np.median(rr_s))
+    return 60.0 / 200.0 <= median <= 60.0 / 30.0 and float(np.mean(np.abs(rr_s - median) <= 0.3 * median)) >= 0.8
 
 
 def ecg_locked(eeg_uv: np.ndarray, peaks: np.ndarray, sfreq_hz: float) -> tuple[np.ndarray, np.ndarray]:
     """``(ptp_uv (C,), z (C,))``: each row's R-locked average peak-to-peak and its largest |t| over the window
     (module docstring). Rows that are all zero (masked) get 0 and 0; fewer than :data:`MIN_BEATS` whole
     windows give zeros."""
-    eeg = np.asarray(eeg_uv, np.float64)
-    c, n = eeg.shape
-    lo, hi = int(round(_WINDOW_S[0] * sfreq_hz)), int(round(_WINDOW_S[1] * sfreq_hz))
-    usable = np.asarray(peaks)[(np.asarray(peaks) + lo >= 0) & (np.asarray(peaks) + hi <= n)]
-    if len(usable) < MIN_BEATS:
-        return np.zeros(c), np.zeros(c)
-    epochs = eeg[:, usable[:, None] + np.arange(lo, hi)[None, :]]  # (C, n_beats, W)
-    epochs = epochs - epochs.mean(axis=2, keepdims=True)
-    mean = epochs.mean(axis=1)  # (C, W)
-    se = epochs.std(axis=1, ddof=1) / np.sqrt(len(usable))
-    z = np.abs(mean / np.maximum(se, 1e-9)).max(axis=1)
-    present = np.any(eeg != 0, axis=1)
-    return np.where(present, np.ptp(mean, axis=1), 0.0), np.where(present, z, 0.0)
+    acc = LockedAverage(np.asarray(eeg_uv).shape[0], sfreq_hz)
+    acc.add(eeg_uv, peaks)
+    return acc.ptp_z()
 
 
 @dataclass(frozen=True)
@@ -106,11 +151,6 @@ class CardiacVerdict:
 
 def ecg_artifact(eeg_uv: np.ndarray, ecg_uv: np.ndarray, sfreq_hz: float) -> CardiacVerdict:
     """The verdict for EEG rows (C, T) and the ECG lead (T,) on the same time axis (module docstring)."""
-    c = np.asarray(eeg_uv).shape[0]
-    peaks = r_peaks(ecg_uv, sfreq_hz)
-    if len(peaks) == 0:
-        return CardiacVerdict(None, False, (), np.zeros(c), np.zeros(c))
-    rate = 60.0 * sfreq_hz / float(np.median(np.diff(peaks)))
-    ptp, z = ecg_locked(eeg_uv, peaks, sfreq_hz)
-    showing = [int(i) for i in np.argsort(-z) if z[i] >= MIN_Z and ptp[i] >= MIN_UV][:3]
-    return CardiacVerdict(round(rate, 1), bool(showing), tuple(showing), ptp, z)
+    acc = LockedAverage(np.asarray(eeg_uv).shape[0], sfreq_hz)
+    acc.add(eeg_uv, r_peaks(ecg_uv, sfreq_hz))
+    return acc.verdict()
