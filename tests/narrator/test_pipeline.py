@@ -414,6 +414,7 @@ def test_ecg_artifact_is_read_off_the_recordings_ecg_lead(checkpoints, tmp_path)
         assert doc.findings.extras["ecg_lead"]["usable"]
         assert doc.findings.extras["ecg_lead"]["heart_rate_bpm"] == pytest.approx(70, abs=2)
         assert doc.recording["ecg_channel"] == "EKG"
+        assert doc.to_dict()["measurements"]["heart_rate_bpm"] == pytest.approx(70, abs=2)
     ecg = found["with"].findings.get("ecg_artifact")
     assert ecg is not None and ecg.probability == pytest.approx(0.99)
     assert ecg.channels and set(ecg.channels) <= {"F7", "T7", "P7", "F3", "C3", "P3", "Fp1", "O1"}

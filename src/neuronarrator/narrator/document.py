@@ -13,7 +13,7 @@ __all__ = ["MEASUREMENTS", "ReportDocument", "sentence_links"]
 #: Values measured on the signal that the report states beside the findings (``Findings.extras``): the
 #: PDR's amplitude (µV peak-to-peak above the 1/f background) and its peak over that background (dB), and
 #: the mean probability of the dominant state.
-MEASUREMENTS = ("pdr_amplitude_uv", "pdr_peak_to_background_db", "state_probability")
+MEASUREMENTS = ("pdr_amplitude_uv", "pdr_peak_to_background_db", "state_probability", "heart_rate_bpm")
 
 
 @dataclass

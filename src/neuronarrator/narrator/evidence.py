@@ -42,7 +42,8 @@ ECG artifact with an ECG lead (:func:`with_ecg_lead`)
     that follow the R waves and the whole recording as its span when the lead shows it, removed when a usable
     lead shows no locked deflection. Its probability (0.99) is that of a test decision at z >= 6, not a
     calibrated estimate. A lead without a plausible heartbeat (flat, disconnected) leaves the heads' call.
-    ``Findings.extras["ecg_lead"]`` records the heart rate and whether the lead was usable. Applied by
+    ``Findings.extras["ecg_lead"]`` records the heart rate and whether the lead was usable; a usable lead's
+    rate is also the report's ``measurements.heart_rate_bpm``. Applied by
     :meth:`~neuronarrator.narrator.pipeline.Narrator.findings` and, for a streamed recording (over 2 h),
     :func:`~neuronarrator.narrator.stream.stream_document`; either montage (a derivation names both its
     electrodes).
@@ -331,6 +332,8 @@ def with_ecg_lead(found: Findings, verdict: Any, row_channels: Sequence[tuple[st
     (one for a referential row, the two of a derivation)."""
     extras = dict(found.extras)
     extras["ecg_lead"] = {"usable": bool(verdict.usable), "heart_rate_bpm": verdict.heart_rate_bpm}
+    if verdict.usable:
+        extras["heart_rate_bpm"] = verdict.heart_rate_bpm  # a report measurement (narrator.document)
     listed = list(found.findings)
     if verdict.usable:
         listed = [f for f in listed if f.code != "ecg_artifact"]
