@@ -88,3 +88,17 @@ def test_no_ecg_artifact_in_phantom_eeg_without_a_cardiac_field() -> None:
         field[7] = 8.0
         found_field += ecg_artifact(eeg + field[:, None] * train, 1000 * train, FS).present
     assert found_clean == 0 and found_field >= 9
+
+
+def test_rows_outside_the_mask_are_absent_even_with_data() -> None:
+    """A row the harmonizer masked for the session may hold samples in some chunks: with ``row_mask`` it is
+    not named, however cardiac it looks; the same rows unmasked are."""
+    n = int(60 * FS)
+    _, train = _heart(n)
+    eeg = _eeg(n)
+    eeg[7] += 12.0 * train
+    mask = np.ones(19, bool)
+    assert 7 in ecg_artifact(eeg, 1000 * train, FS, mask).rows
+    mask[7] = False
+    verdict = ecg_artifact(eeg, 1000 * train, FS, mask)
+    assert 7 not in verdict.rows and verdict.ptp_uv[7] == 0 and verdict.z[7] == 0

@@ -332,10 +332,9 @@ def with_ecg_lead(found: Findings, verdict: Any, row_channels: Sequence[tuple[st
     (one for a referential row, the two of a derivation)."""
     extras = dict(found.extras)
     extras["ecg_lead"] = {"usable": bool(verdict.usable), "heart_rate_bpm": verdict.heart_rate_bpm}
-    if verdict.usable:
-        extras["heart_rate_bpm"] = verdict.heart_rate_bpm  # a report measurement (narrator.document)
     listed = list(found.findings)
     if verdict.usable:
+        extras["heart_rate_bpm"] = verdict.heart_rate_bpm  # a report measurement (narrator.document)
         listed = [f for f in listed if f.code != "ecg_artifact"]
         if verdict.present:
             channels = tuple(dict.fromkeys(c for i in verdict.rows for c in row_channels[i]))

@@ -392,7 +392,7 @@ class Narrator:
         if signal.ecg_uv is not None:
             from neuronarrator.signal.cardiac import ecg_artifact
 
-            verdict = ecg_artifact(signal.data_uv * signal.channel_mask[:, None], signal.ecg_uv, SFREQ_HZ)
+            verdict = ecg_artifact(signal.data_uv, signal.ecg_uv, SFREQ_HZ, signal.channel_mask)
             found = with_ecg_lead(found, verdict, row_electrodes(signal.montage), signal.duration_s)
         return preds, found
 

@@ -22,8 +22,7 @@ on top. Here the *same* chunks are consumed as they are harmonized:
   and the Welch band powers (2-s windows, 1-s hop) summed per row for the scalp maps, each carrying across
   chunk boundaries the samples its next window still needs, so the windows fall where they fall on the
   whole session;
-- **quality and provenance**: as :func:`recording_signal` assembles them from its chunks.
-
+- **quality and provenance**: as :func:`recording_signal` assembles them from its chunks;
 - **the ECG lead**, where the file has one: each chunk's R peaks and R-locked EEG windows summed
   (:class:`~neuronarrator.signal.cardiac.LockedAverage`), so ECG artifact is decided from the lead as in
   memory (beats whose window a chunk boundary cuts are left out, and the R-peak threshold is each chunk's
@@ -300,7 +299,7 @@ class _Pass:
 
             lead, _ = ecg_lead(self.recording, data.shape[1], self.bounds[-2] / SFREQ_HZ)
             if lead is not None:
-                self.cardiac.add(data * self.final_mask[:, None], r_peaks(lead, SFREQ_HZ))
+                self.cardiac.add(data, r_peaks(lead, SFREQ_HZ), self.final_mask)
         self.finite &= np.isfinite(data).all(axis=1)
         rows = _spectrogram_rows(self.final_mask, self.montage)
         if rows.any():

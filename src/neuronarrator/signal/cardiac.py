@@ -24,8 +24,8 @@ locked to the heart and averages towards zero; a cardiac field does not.
   the largest z of 30 recordings was 5.0).
 
 Written by hand: MNE's ECG tools (``mne.preprocessing.find_ecg_events``, ``create_ecg_epochs``) work on an
-``mne.io.Raw`` with SSP/ICA in mind; the pipeline holds harmonized arrays, and the null comparison that
-decides "present" is ours.
+``mne.io.Raw`` with SSP/ICA in mind; the pipeline holds harmonized arrays, and the t statistic that decides
+"present" is ours.
 """
 
 from __future__ import annotations
@@ -80,15 +80,19 @@ class LockedAverage:
         self.rr_s: list[float] = []
         self.present = np.zeros(n_rows, bool)
 
-    def add(self, eeg_uv: np.ndarray, peaks: np.ndarray) -> None:
-        """One stretch of EEG rows (C, T) and the R peaks found on the lead over the same samples."""
-        eeg, peaks = np.asarray(eeg_uv, np.float64), np.asarray(peaks, np.int64)
-        self.present |= np.any(eeg != 0, axis=1)
+    def add(self, eeg_uv: np.ndarray, peaks: np.ndarray, row_mask: np.ndarray | None = None) -> None:
+        """One stretch of EEG rows (C, T) and the R peaks found on the lead over the same samples; rows outside
+        ``row_mask`` (C,) bool (default: the rows not all zero) count as absent. Only the beats' windows are
+        copied (as float64), never the stretch."""
+        eeg, peaks = np.asarray(eeg_uv), np.asarray(peaks, np.int64)
+        rows = np.any(eeg != 0, axis=1) if row_mask is None else np.asarray(row_mask, bool)
+        self.present |= rows
         self.rr_s.extend((np.diff(peaks) / self.sfreq_hz).tolist())
         usable = peaks[(peaks + self.lo >= 0) & (peaks + self.hi <= eeg.shape[1])]
         if not len(usable):
             return
-        epochs = eeg[:, usable[:, None] + np.arange(self.lo, self.hi)[None, :]]  # (C, n_beats, W)
+        epochs = eeg[:, usable[:, None] + np.arange(self.lo, self.hi)[None, :]].astype(np.float64)  # (C, beats, W)
+        epochs[~rows] = 0.0
         epochs = epochs - epochs.mean(axis=2, keepdims=True)
         self.sum += epochs.sum(axis=1)
         self.sum_sq += (epochs**2).sum(axis=1)
@@ -149,8 +153,10 @@ class CardiacVerdict:
         return self.heart_rate_bpm is not None
 
 
-def ecg_artifact(eeg_uv: np.ndarray, ecg_uv: np.ndarray, sfreq_hz: float) -> CardiacVerdict:
-    """The verdict for EEG rows (C, T) and the ECG lead (T,) on the same time axis (module docstring)."""
+def ecg_artifact(eeg_uv: np.ndarray, ecg_uv: np.ndarray, sfreq_hz: float,
+                 row_mask: np.ndarray | None = None) -> CardiacVerdict:  # fmt: skip
+    """The verdict for EEG rows (C, T) and the ECG lead (T,) on the same time axis (module docstring); rows
+    outside ``row_mask`` (default: the all-zero rows) are absent."""
     acc = LockedAverage(np.asarray(eeg_uv).shape[0], sfreq_hz)
-    acc.add(eeg_uv, r_peaks(ecg_uv, sfreq_hz))
+    acc.add(eeg_uv, r_peaks(ecg_uv, sfreq_hz), row_mask)
     return acc.verdict()
