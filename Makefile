@@ -72,8 +72,8 @@ clef-benchmark: $(STAMP)
 # (`train all`: resumable, finished stages skipped), then docs/narrator-benchmark.md (+ .json).
 NARRATOR_CONFIG ?= configs/narrator-tiny.yaml
 narrator-benchmark: $(STAMP)
-	$(BIN)/neuronarrator corpus build 'phantom?sessions=4000&duration_s=60' --out data/narrator/phantom-4k
-	$(BIN)/neuronarrator corpus build 'phantom?sessions=300&duration_s=60&shift=1' --out data/narrator/phantom-shifted-300
+	$(BIN)/neuronarrator corpus build 'phantom?sessions=4000&duration_s=60&ecg_lead=1' --out data/narrator/phantom-4k
+	$(BIN)/neuronarrator corpus build 'phantom?sessions=300&duration_s=60&shift=1&ecg_lead=1' --out data/narrator/phantom-shifted-300
 	$(BIN)/neuronarrator train all --config $(NARRATOR_CONFIG)
 	$(BIN)/neuronarrator evaluate --suite narrator --config $(NARRATOR_CONFIG) --out docs/narrator-benchmark.md --force
 

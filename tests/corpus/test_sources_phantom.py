@@ -123,3 +123,21 @@ def test_line_noise_notched_by_harmonization_leaves_the_truth() -> None:
         if notched:
             return
     pytest.fail("no session with line noise in 60")
+
+
+def test_the_ecg_lead_is_stored_and_read_back_as_the_sessions_lead(tmp_path) -> None:
+    """``ecg_lead=1``: the lead travels as the extra channel ``ECG`` and comes back as ``SessionSignal.ecg_uv``
+    (int16-quantized: within 0.1 % of its range); it is not an EEG row of CLEF's spectrogram."""
+    from neuronarrator.corpus.build import build_corpus
+    from neuronarrator.corpus.datasets import SessionDataset
+    from neuronarrator.corpus.sources.base import ECG_LEAD
+
+    build_corpus([("phantom", None, {"sessions": 2, "duration_s": 20, "ecg_lead": True})], tmp_path / "c",
+                 scheduler="synchronous", split_fractions=(0.0, 0.0, 1.0))  # fmt: skip
+    dataset = SessionDataset(tmp_path / "c", None)
+    item = next(phantom.list_items(sessions=2, duration_s=20, ecg_lead=True))
+    stored = dataset.session_signal(0)
+    truth = phantom.load(item).extra_uv[0]
+    assert stored.ecg_uv is not None and stored.ecg_uv.shape == (stored.data_uv.shape[1],)
+    assert np.abs(stored.ecg_uv - truth).max() <= 1e-3 * np.ptp(truth)
+    assert ECG_LEAD not in dataset[0]["spectrogram_channels"] and dataset[0]["spectrogram"].shape[0] == 19

@@ -27,7 +27,7 @@ from torch.utils.data import Dataset, Sampler
 from neuronarrator.clinical.findings import STATES
 from neuronarrator.corpus.labels import finding_targets
 from neuronarrator.corpus.manifest import MANIFEST_NAME, read_table
-from neuronarrator.corpus.sources.base import SFREQ_HZ
+from neuronarrator.corpus.sources.base import ECG_LEAD, SFREQ_HZ
 from neuronarrator.corpus.store import (
     N_BANDS,
     SEGMENT_SAMPLES,
@@ -119,7 +119,8 @@ class SegmentDataset(_ShardRows):
     - ``extra_waveform`` : float32 (n_extra, 2000) µV, the session's derivations outside the double banana
       (Sleep-EDF's ``Fpz-Cz``, ``Pz-Oz``), zero-padded to ``n_extra`` = the most any item of this dataset
       has (so that items batch); ``extra_mask`` : bool (n_extra,) (False: padding); ``extra_channels`` :
-      tuple of n_extra names (``""`` for padding)
+      tuple of n_extra names (``""`` for padding). A stored ECG lead is one of them, named
+      :data:`~neuronarrator.corpus.sources.base.ECG_LEAD`.
     """
 
     def __init__(self, corpus_dir: str | Path, split: str | None = "train", *,
@@ -192,7 +193,7 @@ class SessionDataset(_ShardRows):
     The spectrogram (``neuronarrator.signal.multitaper``, 5 s windows, 1 s hop, 0-32 Hz) is computed
     when the item is read, from the stored whole segments (a trailing part shorter than one segment is
     not in the corpus), over the 19 rows and, with ``extras`` (default), the session's extra derivations
-    after them (a bipolar-only file's ``Fpz-Cz``, ``Pz-Oz``: for Sleep-EDF the only rows holding data).
+    (not a stored ECG lead) after them (a bipolar-only file's ``Fpz-Cz``, ``Pz-Oz``: for Sleep-EDF the only rows holding data).
     Items are dicts: ``spectrogram`` float32 (n_rows, n_freqs, n_windows) ``log(psd+1)`` with n_rows =
     19 + the session's extras; ``spectrogram_channels`` (tuple of n_rows names: the 19 rows' -- the
     electrodes, or the double banana and ``""`` -- then the extras'), ``spectrogram_mask`` bool (n_rows,)
@@ -216,18 +217,24 @@ class SessionDataset(_ShardRows):
 
     def session_signal(self, index: int):
         """The session's stored waveform as a :class:`~neuronarrator.eval.signals.SessionSignal`:
-        (19, n_segments · 2000) µV, its channel mask and montage (no extras)."""
+        (19, n_segments · 2000) µV, its channel mask and montage, and its ECG lead where the corpus stores
+        one (no other extras)."""
         from neuronarrator.eval.signals import SessionSignal
 
         index = int(index)
         reader = self.reader(int(self.shards[index]))
         start, stop = int(self.rows[index]), int(self.stops[index])
         segments = reader.segments_uv(start, stop)  # (n, 19, 2000)
+        names = list(self.value("extra_channels", index) or [])
+        ecg = None
+        if ECG_LEAD in names:
+            ecg = np.ascontiguousarray(reader.extras_uv(start, stop)[:, names.index(ECG_LEAD)].reshape(-1))
         return SessionSignal(
             data_uv=np.ascontiguousarray(segments.transpose(1, 0, 2).reshape(segments.shape[1], -1)),
             channel_mask=reader.small("channel_mask")[start].astype(bool),
             montage=self.value("montage", index),
             session_id=self.value("session_id", index),
+            ecg_uv=ecg,
         )
 
     def __getitem__(self, index: int) -> dict[str, Any]:
@@ -239,9 +246,12 @@ class SessionDataset(_ShardRows):
         montage = self.value("montage", index)
         channel_mask = reader.small("channel_mask")[start].copy()
         segments = reader.segments_uv(start, stop)  # (n, 19, 2000)
-        names = list(self.value("extra_channels", index) or []) if self.extras else []
-        if names:  # this session's extras are the first len(names) columns of the shard's
-            segments = np.concatenate([segments, reader.extras_uv(start, stop)[:, : len(names)]], axis=1)
+        stored = list(self.value("extra_channels", index) or []) if self.extras else []
+        # this session's extras are the first len(stored) columns of the shard's; an ECG lead is not EEG
+        keep = [i for i, name in enumerate(stored) if name != ECG_LEAD]
+        names = [stored[i] for i in keep]
+        if names:
+            segments = np.concatenate([segments, reader.extras_uv(start, stop)[:, keep]], axis=1)
         data_uv = segments.transpose(1, 0, 2).reshape(segments.shape[1], -1)  # (n_rows, n * 2000)
         spectrogram = multitaper_spectrogram(data_uv, SFREQ_HZ, device=self.device)
         present, _, _ = finding_targets(json.loads(self.value("findings", index)))

@@ -37,7 +37,7 @@ class SessionSignal:
     session_id : str
     ecg_uv : ndarray, shape (n_samples,), float32, or None
         The recording's ECG lead on the same 200-Hz time axis, where the file has one (reports read from a
-        file; corpus sessions carry none): :mod:`neuronarrator.signal.cardiac` reads ECG artifact off it.
+        file) or the corpus stores one (the phantom's ``ecg_lead=1``): :mod:`neuronarrator.signal.cardiac` reads ECG artifact off it.
     """
 
     data_uv: np.ndarray

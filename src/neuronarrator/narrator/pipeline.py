@@ -330,22 +330,16 @@ def recording_signal(path: str | Path, *, chunk_s: float | None = None) -> tuple
 
 def ecg_lead(recording, n_samples: int, start_s: float = 0.0) -> tuple[np.ndarray | None, str | None]:
     """The file's first ECG channel from ``start_s`` at the harmonized rate (n_samples,), and its label;
-    (None, None) without one, (None, label) when its samples are not finite. Resampled by
-    ``scipy.signal.resample_poly`` (the harmonizer's own resampling is for EEG rows; a lead only needs its
-    QRS, 5-25 Hz, kept)."""
-    from fractions import Fraction
-
-    from scipy.signal import resample_poly
+    (None, None) without one, (None, label) when its samples are not finite
+    (:func:`~neuronarrator.signal.cardiac.lead_at_rate`)."""
+    from neuronarrator.signal.cardiac import lead_at_rate
 
     labels = [lab for lab in recording.labels if lab.kind == "ecg"]
     if not labels:
         return None, None
     stop_s = min(recording.duration_s, start_s + n_samples / SFREQ_HZ)
     lead = recording.get_data_uv([labels[0].original], start_s, stop_s)[0]
-    ratio = Fraction(SFREQ_HZ / recording.sfreq_hz).limit_denominator(1000)
-    lead = resample_poly(lead, ratio.numerator, ratio.denominator) if ratio != 1 else lead
-    out = np.zeros(n_samples, np.float32)
-    out[: min(n_samples, len(lead))] = lead[:n_samples]
+    out = lead_at_rate(lead, recording.sfreq_hz, SFREQ_HZ, n_samples)
     return (out if np.all(np.isfinite(out)) else None), labels[0].original
 
 

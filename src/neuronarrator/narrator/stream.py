@@ -299,7 +299,7 @@ class _Pass:
 
             lead, _ = ecg_lead(self.recording, data.shape[1], self.bounds[-2] / SFREQ_HZ)
             if lead is not None:
-                self.cardiac.add(data, r_peaks(lead, SFREQ_HZ), self.final_mask)
+                self.cardiac.add(data, lead, r_peaks(lead, SFREQ_HZ), self.final_mask)
         self.finite &= np.isfinite(data).all(axis=1)
         rows = _spectrogram_rows(self.final_mask, self.montage)
         if rows.any():

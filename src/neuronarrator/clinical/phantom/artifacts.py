@@ -162,13 +162,24 @@ def ecg_field() -> np.ndarray:
     return -(pos[:, 0] + 0.5 * pos[:, 2]) / 0.09
 
 
-def add_ecg(canvas: Canvas, spec: Spec | None = None) -> None:
-    """ECG artifact: QRS complexes at the subject's heart rate, small, left-sided."""
-    rng = canvas.stream("ecg")
+def _beats_s(canvas: Canvas, rng: np.random.Generator) -> np.ndarray:
+    """R-peak times (s) inside the record: RR at the subject's heart rate with 3 % beat-to-beat jitter."""
     rr = 60.0 / canvas.subject.heart_rate_bpm
     count = int(canvas.duration_s / rr) + 2
     beats = rng.uniform(0, rr) + np.cumsum(rr * (1.0 + 0.03 * rng.standard_normal(count)))
-    beats = beats[beats < canvas.duration_s]
+    return beats[beats < canvas.duration_s]
+
+
+def heartbeats_s(canvas: Canvas) -> np.ndarray:
+    """The subject's R-peak times (s): the same beats :func:`add_ecg` puts into the EEG (both are the first
+    draws of the ``"ecg"`` stream), so the ECG lead and the cardiac artifact are locked as in a body."""
+    return _beats_s(canvas, canvas.stream("ecg"))
+
+
+def add_ecg(canvas: Canvas, spec: Spec | None = None) -> None:
+    """ECG artifact: QRS complexes at the subject's heart rate, small, left-sided."""
+    rng = canvas.stream("ecg")
+    beats = _beats_s(canvas, rng)
     template, anchor = ecg_template(canvas.sfreq_hz)
     field = ecg_field()
     referenced = field[:N_SCALP] - field[list(EARS)].mean()
@@ -179,6 +190,18 @@ def add_ecg(canvas: Canvas, spec: Spec | None = None) -> None:
     channels = channels_over(referenced, 0.6)
     canvas.record(Finding("ecg_artifact", channels=channels, evidence=canvas.evidence([(0.0, canvas.duration_s)], channels)),
                   heart_rate_bpm=canvas.subject.heart_rate_bpm)  # fmt: skip
+
+
+def ecg_lead_uv(canvas: Canvas) -> np.ndarray:
+    """The recording's ECG lead (n_times,) µV: what the EKG electrodes on the chest record whether or not
+    the heart's field reaches the scalp. R wave 0.5-1.5 mV of either polarity (lead placement varies),
+    a 0.15-0.4 Hz respiratory baseline wander of 20-80 µV and 5-15 µV RMS of electrode/amplifier noise."""
+    rng = canvas.stream("ecg-lead")
+    template, anchor = ecg_template(canvas.sfreq_hz)
+    r_uv = rng.uniform(500.0, 1500.0) * rng.choice([-1.0, 1.0])
+    lead = place(canvas.n_times, canvas.sfreq_hz, heartbeats_s(canvas), r_uv, template, anchor)
+    wander = rng.uniform(20.0, 80.0) * np.sin(2 * np.pi * rng.uniform(0.15, 0.4) * canvas.t_s + rng.uniform(0, 2 * np.pi))
+    return lead + wander + rng.uniform(5.0, 15.0) * rng.standard_normal(canvas.n_times)
 
 
 def add_line_noise(canvas: Canvas, spec: Spec | None = None) -> None:

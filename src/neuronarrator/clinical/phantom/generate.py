@@ -97,6 +97,10 @@ class PhantomRecording:
         The finding specs asked for (or drawn), e.g. ``("focal_slowing:left:temporal",)``.
     notes : dict
         Generator parameters per code (e.g. spike peak times, seizure frequencies), for the sidecar.
+    reference : str
+    ecg_uv : array, shape (n_times,), float32, or None
+        The recording's ECG lead (µV, through the same acquisition filters), beating with the same R peaks
+        as the ``ecg_artifact`` the EEG may carry (:func:`~neuronarrator.clinical.phantom.artifacts.ecg_lead_uv`).
     """
 
     data_uv: np.ndarray
@@ -109,6 +113,7 @@ class PhantomRecording:
     requested: tuple[str, ...] = ()
     notes: dict[str, Any] = field(default_factory=dict)
     reference: str = "linked ears (A1+A2)/2"
+    ecg_uv: np.ndarray | None = None
 
     @property
     def duration_s(self) -> float:
@@ -222,6 +227,7 @@ def generate(
     _paint(canvas, specs, codes)
     data = canvas.scalp() + instrument_noise(canvas.stream("instrument"), len(CANONICAL_19), n_times)
     data = acquisition_filter(data, sfreq_hz)
+    ecg_uv = acquisition_filter(artifacts.ecg_lead_uv(canvas), sfreq_hz)
     truth = _truth(canvas)
     missing = codes - truth.codes
     if missing:
@@ -229,7 +235,7 @@ def generate(
     return PhantomRecording(
         data_uv=data.astype(np.float32), sfreq_hz=float(sfreq_hz), channels=CANONICAL_19, truth=truth,
         events=tuple(sorted(canvas.events, key=lambda e: e.onset_s)), subject=subject, seed=entropy,
-        requested=tuple(str(s) for s in specs), notes=canvas.notes,
+        requested=tuple(str(s) for s in specs), notes=canvas.notes, ecg_uv=ecg_uv.astype(np.float32),
     )  # fmt: skip
 
 

@@ -21,6 +21,9 @@ from neuronarrator.clinical.findings import Findings
 #: Segment length (DESIGN.md): 10 s = 2,000 samples at 200 Hz.
 SEGMENT_S = 10.0
 SFREQ_HZ = 200.0
+#: The ``extra_channels`` name of a session's ECG lead: an auxiliary channel, not an EEG derivation
+#: (stored and quantized like the extras; read as ``SessionSignal.ecg_uv``, never as a spectrogram row).
+ECG_LEAD = "ECG"
 #: Where a session's narrative comes from (``SessionData.narrative_origin``; the manifest's column).
 NARRATIVE_ORIGINS = ("report", "rendered", "none")
 
@@ -68,7 +71,8 @@ class SessionData:
     extra_uv : ndarray, shape (n_extra, n_times), float32
         Bipolar-only sources: derivations the file holds outside the double banana (Sleep-EDF's
         ``Fpz-Cz``, ``Pz-Oz``; CHB-MIT's ``T7-FT9``), harmonized like ``data_uv`` (same rate, filters and
-        ``n_times``). Empty (``n_extra`` 0) by default and for referential sessions.
+        ``n_times``); and an ECG lead, named :data:`ECG_LEAD` (the phantom's ``ecg_lead=1``). Empty
+        (``n_extra`` 0) by default.
     extra_channels : tuple of str
         The names of the ``extra_uv`` rows (``len(extra_channels) == extra_uv.shape[0]``).
     labels_complete : bool

@@ -16,6 +16,9 @@ The EHR is drawn consistently with the findings (ICD-10 diagnoses that would hav
 medications that would explain or treat what it shows), at rates below 1 so that the EHR is a clue and
 not a copy of the labels. Everything is deterministic per (seed, session index).
 
+``ecg_lead=1`` stores each session's ECG lead (the chest lead beating with the same R peaks as any
+cardiac artifact in the EEG) as an extra channel ``"ECG"``; nothing else changes.
+
 ``shift=1`` lists a distribution-shifted set instead (the zero-shot transfer test): other backgrounds,
 an overall gain, more noise, bad electrodes and another reference, with labels still true for the
 stored signal (:mod:`neuronarrator.clinical.phantom.shift`). Its keys (``phantom-shift/000000``),
@@ -39,10 +42,11 @@ from neuronarrator.clinical.phantom.canvas import stream
 from neuronarrator.clinical.phantom.generate import MIN_SEIZURE_RECORD_S, PDR_SLOWED_BY
 from neuronarrator.clinical.phantom.subject import draw_findings
 from neuronarrator.clinical.render import render_report
-from neuronarrator.corpus.sources.base import SessionData, SessionItem
+from neuronarrator.corpus.sources.base import ECG_LEAD, SFREQ_HZ, SessionData, SessionItem
 from neuronarrator.io.channels import CANONICAL_19
 from neuronarrator.io.harmonize import Harmonized, harmonize
 from neuronarrator.io.recording import Header, Recording
+from neuronarrator.signal.cardiac import lead_at_rate
 
 logger = logging.getLogger(__name__)
 
@@ -141,6 +145,7 @@ def list_items(
     duration_s: float = DEFAULT_DURATION_S,
     seed: int = 0,
     shift: int = 0,
+    ecg_lead: bool | int = False,
     **_ignored: Any,
 ) -> Iterator[SessionItem]:
     """``sessions`` generated sessions, keyed ``phantom/000000`` ..., patients ``phantom:p000000`` ....
@@ -157,6 +162,11 @@ def list_items(
     shift : int
         0: the training distribution. 1: the distribution-shifted set, keyed ``phantom-shift/000000``,
         patients ``phantom-shift:p000000``, seeds derived with the level as an extra component.
+    ecg_lead : bool
+        Store each session's ECG lead beside the EEG (an extra channel named
+        :data:`~neuronarrator.corpus.sources.base.ECG_LEAD`), as a clinical recording has one: the
+        benchmark then reads ECG artifact the way the report does from a file. The EEG, the labels and
+        every other stored value are the same with or without it.
     """
     shift = shifting.check_level(shift)
     if sessions < 0:
@@ -180,6 +190,8 @@ def list_items(
             }
             if shift:
                 options["shift"] = shift
+            if ecg_lead:
+                options["ecg_lead"] = True
             yield SessionItem(
                 source=name, key=f"{prefix}/{index:06d}", patient=f"{prefix}:p{patient:06d}", options=options
             )
@@ -225,6 +237,10 @@ def load(item: SessionItem) -> SessionData:
     ehr = draw_ehr(truth, subject.age_years, subject.sex, stream(seed, "ehr"))
     logger.debug("%s: %s, %d findings", item.key, truth.impression, len(truth.findings))
     meta_shift = {} if plan is None else {"shift": plan.to_dict()}
+    lead: dict[str, Any] = {}
+    if item.options.get("ecg_lead"):
+        n_times = harmonized.data_uv.shape[1]
+        lead = {"extra_uv": lead_at_rate(rec.ecg_uv, rec.sfreq_hz, SFREQ_HZ, n_times)[None], "extra_channels": (ECG_LEAD,)}
     return SessionData(
         data_uv=harmonized.data_uv.astype(np.float32, copy=False),
         montage=harmonized.montage,
@@ -245,6 +261,7 @@ def load(item: SessionItem) -> SessionData:
         },
         labels_complete=True,  # the generator's truth: everything the signal holds
         state_known=True,
+        **lead,
     )
 
 
