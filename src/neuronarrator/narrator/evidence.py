@@ -37,10 +37,11 @@ Evidence
 
 ECG artifact with an ECG lead (:func:`with_ecg_lead`)
     where the recording has an ECG channel, its verdict (:mod:`neuronarrator.signal.cardiac`: the EEG's
-    R-locked average and its t statistic over the beat-to-beat spread) decides
+    R-locked windows projected on the lead's QRS template, tested over all rows against the beat-to-beat
+    spread) decides
     ``ecg_artifact`` instead of the heads, as a neurologist decides it from the EKG trace: listed with the rows
     that follow the R waves and the whole recording as its span when the lead shows it, removed when a usable
-    lead shows no locked deflection. Its probability (0.99) is that of a test decision at z >= 6, not a
+    lead shows no locked deflection. Its probability (0.99) is that of a test decision at p <= 1e-4, not a
     calibrated estimate. A lead without a plausible heartbeat (flat, disconnected) leaves the heads' call.
     ``Findings.extras["ecg_lead"]`` records the heart rate and whether the lead was usable; a usable lead's
     rate is also the report's ``measurements.heart_rate_bpm``. Applied by
