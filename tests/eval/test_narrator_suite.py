@@ -26,7 +26,7 @@ def suite_run(tmp_path_factory, one_torch_thread, tiny_narrator_trainer):
     corpus, shifted = root / "corpus", root / "shifted"
     build_corpus([("phantom", None, {"sessions": 10, "duration_s": 20})], corpus, scheduler="synchronous",
                  split_fractions=(0.4, 0.2, 0.4))  # fmt: skip
-    build_corpus([("phantom", None, {"sessions": 3, "duration_s": 20, "shift": 1})], shifted,
+    build_corpus([("phantom", None, {"sessions": 3, "duration_s": 20, "shift": 1, "ecg_lead": True})], shifted,
                  scheduler="synchronous")  # fmt: skip
     config = tiny_narrator_trainer(
         root, corpus, steps=4,
@@ -48,6 +48,8 @@ def test_suite_writes_every_method_and_metric(suite_run):
     results = json.loads(json_path.read_text())
     assert set(results["sets"]) == {"heldout", "shifted"}
     assert results["sets"]["shifted"]["n_sessions"] == 3
+    # the shifted corpus stores each session's ECG lead and the suite passes it to the pipeline
+    assert results["sets"]["shifted"]["n_ecg_lead"] == 3 and results["sets"]["heldout"]["n_ecg_lead"] == 0
     assert 1 <= results["sets"]["heldout"]["n_sessions"] <= 4
     for block in results["sets"].values():
         assert list(block["methods"]) == list(METHODS)
@@ -73,6 +75,7 @@ def test_suite_writes_every_method_and_metric(suite_run):
     text = md.read_text()
     assert "neuronarrator evaluate --suite narrator" in text and "| shuffled_raw |" in text
     assert "| text_prior |" in text and "Distribution-shifted phantom" in text
+    assert "3 of them carry an ECG lead" in text and "No session carries an ECG lead." in text
 
 
 def test_macro_f1_ci_resamples_patients():

@@ -31,8 +31,11 @@ def _one_line(text: str, limit: int = 300) -> str:
 
 def _set(lines: list[str], block: dict[str, Any]) -> None:
     patients = "patient" if block["n_patients"] == 1 else "patients"
+    n_lead = block.get("n_ecg_lead", 0)
+    lead = (f" {n_lead} of them carry an ECG lead, from which the pipeline reads ECG artifact (as from a file's "
+            "EKG channel); the EEG of the others alone decides it." if n_lead else " No session carries an ECG lead.")
     lines.append(
-        f"{block['description']}: {block['n_sessions']} sessions, {block['n_patients']} {patients}.\n"
+        f"{block['description']}: {block['n_sessions']} sessions, {block['n_patients']} {patients}.{lead}\n"
     )
     lines.append("| method | macro F1 [95% CI] | micro F1 | laterality acc. | PDR error (Hz) | state acc. | "
                  "impression acc. | unsupported rate | BLEU-4 | ROUGE-L | BERTScore-MiniLM |")  # fmt: skip

@@ -306,6 +306,7 @@ def run_narrator_suite(config: Mapping[str, Any]) -> dict[str, Any]:
         heads = [o["findings"] for o in outputs]
         block: dict[str, Any] = {
             "description": description, "n_sessions": len(truth), "n_patients": int(len(np.unique(groups))),
+            "n_ecg_lead": sum(s.ecg_uv is not None for s in sessions),
             "methods": {m: text_scores(texts[m], truth, refs, groups, n_boot, seed, threshold) for m in METHODS},
             "heads": findings_scores(heads, truth, threshold=threshold),
             # chance: the next session's true findings as the prediction (the control's reference level)
