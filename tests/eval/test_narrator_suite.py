@@ -75,7 +75,7 @@ def test_suite_writes_every_method_and_metric(suite_run):
     text = md.read_text()
     assert "neuronarrator evaluate --suite narrator" in text and "| shuffled_raw |" in text
     assert "| text_prior |" in text and "Distribution-shifted phantom" in text
-    assert "3 of them carry an ECG lead" in text and "No session carries an ECG lead." in text
+    assert "Every session carries an ECG lead" in text and "No session carries an ECG lead." in text
 
 
 def test_macro_f1_ci_resamples_patients():

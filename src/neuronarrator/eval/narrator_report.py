@@ -32,8 +32,9 @@ def _one_line(text: str, limit: int = 300) -> str:
 def _set(lines: list[str], block: dict[str, Any]) -> None:
     patients = "patient" if block["n_patients"] == 1 else "patients"
     n_lead = block.get("n_ecg_lead", 0)
-    lead = (f" {n_lead} of them carry an ECG lead, from which the pipeline reads ECG artifact (as from a file's "
-            "EKG channel); the EEG of the others alone decides it." if n_lead else " No session carries an ECG lead.")
+    carry = "Every session carries" if n_lead == block["n_sessions"] else f"{n_lead} of them carry"
+    lead = (f" {carry} an ECG lead, from which the pipeline reads ECG artifact (as from a file's EKG channel)."
+            if n_lead else " No session carries an ECG lead.")
     lines.append(
         f"{block['description']}: {block['n_sessions']} sessions, {block['n_patients']} {patients}.{lead}\n"
     )
