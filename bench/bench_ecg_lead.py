@@ -63,7 +63,7 @@ def main() -> None:
             rows.append(("ecg_artifact" in data.findings.codes, verdict.present, reference, verdict.p_value))
         truth = np.array([r[0] for r in rows])
         null_p = min((r[3] for r in rows if not r[0]), default=1.0)
-        for name, column in (("lead test (p <= %g)" % ALPHA, 1), ("reference (max |t| >= 6)", 2)):
+        for name, column in ((f"lead test (p <= {ALPHA:g})", 1), ("reference (max |t| >= 6)", 2)):
             called = np.array([r[column] for r in rows])
             tp, fp, fn = int((called & truth).sum()), int((called & ~truth).sum()), int((~called & truth).sum())
             print(f"{'shifted' if shift else 'training':<10} {int(truth.sum()):>8} {name:<24} {tp:>6} {fp:>11} "

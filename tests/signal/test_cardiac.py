@@ -153,3 +153,19 @@ def test_phantom_sessions_carry_a_lead_their_cardiac_artifact_follows() -> None:
     with_lead = phantom.load(item)
     assert np.array_equal(plain.data_uv, with_lead.data_uv) and plain.findings == with_lead.findings
     assert plain.extra_channels == ()
+
+
+def test_beats_taken_in_batches_give_the_same_verdict(monkeypatch) -> None:
+    """The windows are filtered and summed a batch of beats at a time (bounded memory on long records): any
+    batch size gives the same sums, so the same test."""
+    import neuronarrator.signal.cardiac as cardiac
+
+    n = int(60 * FS)
+    _, train = _heart(n)
+    eeg = _eeg(n)
+    eeg[7] += 3.0 * train
+    whole = ecg_artifact(eeg, 1000 * train, FS)
+    monkeypatch.setattr(cardiac, "_BEATS_PER_BATCH", 7)
+    batched = ecg_artifact(eeg, 1000 * train, FS)
+    assert batched.p_value == pytest.approx(whole.p_value, rel=1e-6) and batched.rows == whole.rows
+    np.testing.assert_allclose(batched.t, whole.t, rtol=1e-8)

@@ -34,8 +34,8 @@ locked to the heart and averages towards zero; a cardiac field does not.
   the same.
 
 Written by hand: MNE's ECG tools (``mne.preprocessing.find_ecg_events``, ``create_ecg_epochs``) work on an
-``mne.io.Raw`` with SSP/ICA in mind; the pipeline holds harmonized arrays, and the t statistic that decides
-"present" is ours.
+``mne.io.Raw`` with SSP/ICA in mind; the pipeline holds harmonized arrays, and the test that decides
+"present" is ours (``scipy.stats`` gives the F and t tails).
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ ROW_T = 2.6
 BAND_HZ = (10.0, 40.0)
 _WINDOW_S = (-0.10, 0.15)
 _PAD_S = 0.5
+_BEATS_PER_BATCH = 256
 
 
 def lead_at_rate(lead_uv: np.ndarray, sfreq_hz: float, target_hz: float, n_samples: int) -> np.ndarray:
@@ -133,20 +134,19 @@ class LockedAverage:
         self.present |= rows
         self.rr_s.extend((np.diff(peaks) / self.sfreq_hz).tolist())
         usable = peaks[(peaks + self.lo - self.pad >= 0) & (peaks + self.hi + self.pad <= eeg.shape[1])]
-        if not len(usable):
-            return
-        at = usable[:, None] + np.arange(self.lo - self.pad, self.hi + self.pad)[None, :]
         inner = slice(self.pad, self.pad + self.hi - self.lo)
-        padded = eeg[:, at].astype(np.float64)  # (C, beats, W + 2 pad)
-        padded[~rows] = 0.0
-        raw = padded[..., inner]
-        self.sum += (raw - raw.mean(axis=2, keepdims=True)).sum(axis=1)
-        band = sps.sosfiltfilt(self._sos, padded, axis=-1)[..., inner]  # (C, beats, W)
-        flat = band.transpose(1, 0, 2).reshape(len(usable), -1)  # (beats, C * W)
-        self.band_sum += flat.sum(axis=0)
-        self.band_outer += flat.T @ flat
-        self.lead_sum += sps.sosfiltfilt(self._sos, lead[at].astype(np.float64), axis=-1)[:, inner].sum(axis=0)
-        self.n_beats += len(usable)
+        for first in range(0, len(usable), _BEATS_PER_BATCH):  # bounded memory on a long recording
+            at = usable[first : first + _BEATS_PER_BATCH, None] + np.arange(self.lo - self.pad, self.hi + self.pad)
+            padded = eeg[:, at].astype(np.float64)  # (C, beats, W + 2 pad)
+            padded[~rows] = 0.0
+            raw = padded[..., inner]
+            self.sum += (raw - raw.mean(axis=2, keepdims=True)).sum(axis=1)
+            band = sps.sosfiltfilt(self._sos, padded, axis=-1)[..., inner]  # (C, beats, W)
+            flat = band.transpose(1, 0, 2).reshape(len(at), -1)  # (beats, C * W)
+            self.band_sum += flat.sum(axis=0)
+            self.band_outer += flat.T @ flat
+            self.lead_sum += sps.sosfiltfilt(self._sos, lead[at].astype(np.float64), axis=-1)[:, inner].sum(axis=0)
+            self.n_beats += len(at)
 
     def ptp_t(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
         """``(ptp_uv (C,), t (C,), mean (k,), cov (k, k))`` of the beats so far: each row's raw locked
