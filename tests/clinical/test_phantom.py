@@ -301,10 +301,20 @@ def test_write_phantom_sidecar_validates_and_edf_reads_back(tmp_path: Path) -> N
     except ImportError:  # the reader is not there yet: MNE's
         import mne
 
-        read = mne.io.read_raw_edf(edf, preload=True, verbose="error").get_data() * 1e6
+        read = mne.io.read_raw_edf(edf, preload=True, verbose="error").get_data()[: len(CANONICAL_19)] * 1e6
     assert read.shape == expected.shape
     quantum = np.ptp(expected, axis=1) / 65535.0  # EDF: 16 bits over each channel's own range
     assert np.all(np.abs(read - expected).max(axis=1) <= quantum + 1e-3)
+    # the ECG lead follows the EEG, as in a clinical file, read as an ECG channel at the subject's heart rate
+    from neuronarrator.io.read import read_recording
+    from neuronarrator.signal.cardiac import r_peaks
+
+    recording = read_recording(edf)
+    (lead,) = [label for label in recording.labels if label.kind == "ecg"]
+    assert lead.original == "EKG"
+    peaks = r_peaks(recording.get_data_uv([lead.original])[0], recording.sfreq_hz)
+    rate = 60.0 * recording.sfreq_hz / np.median(np.diff(peaks))
+    assert rate == pytest.approx(document["phantom"]["subject"]["heart_rate_bpm"], rel=0.05)
     with pytest.raises(OutputExistsError):
         write_phantom(path, "", seed=3, duration_s=20)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["case.edf", "case.edf.truth.json"]  # no stray temps

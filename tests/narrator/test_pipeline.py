@@ -327,6 +327,8 @@ def test_narrate_recording_on_a_phantom_edf(checkpoints, tmp_path):
     assert doc.faithfulness["after"]["unsupported"] == 0 and doc.faithfulness["after"]["omitted"] == 0
     assert set(doc.faithfulness["before"]) == {"unsupported", "omitted", "contradictions", "n_asserted"}
     assert doc.provenance["confident"] == 0.5  # every listed finding must be stated (DESIGN.md)
+    # a phantom EDF carries its ECG lead, and the report reads it
+    assert doc.recording["ecg_channel"] == "EKG" and doc.findings.extras["ecg_lead"]["usable"]
     linked = {i for link in doc.sentences for i in link["findings"]}
     assert linked == set(range(len(doc.findings.findings)))  # each finding stated, each statement linked
     for link in doc.sentences:

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from neuronarrator.clinical.findings import ARTIFACT_CODES, Finding, Findings
 from neuronarrator.clinical.phantom.canvas import Spec
 from neuronarrator.io.channels import CANONICAL_19
@@ -26,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 #: How the EDF labels the channels: TUH style, saying the reference (``-LE``: linked ears).
 EDF_LABELS = tuple(f"EEG {ch}-LE" for ch in CANONICAL_19)
+#: The label of the ECG lead written after the EEG channels (read as an ECG channel by its kind).
+ECG_LABEL = "EKG"
 
 
 def report_document(recording: PhantomRecording, file: str = "") -> dict[str, Any]:
@@ -97,8 +101,9 @@ def write_phantom(
     overwrite: bool = False,
     **kwargs: Any,
 ) -> tuple[Path, Path]:
-    """Generate a phantom and write ``path`` (EDF+, linked-ears labels ``EEG Fp1-LE``...) and the truth
-    sidecar ``<path>.truth.json`` (the report document of DESIGN.md).
+    """Generate a phantom and write ``path`` (EDF+, linked-ears labels ``EEG Fp1-LE``..., then the ECG lead
+    ``EKG`` as a clinical recording has one) and the truth sidecar ``<path>.truth.json`` (the report
+    document of DESIGN.md).
 
     Both files appear complete or not at all: the sidecar is written to a temporary file, the EDF is
     written atomically, and only then is the sidecar moved into place.
@@ -132,7 +137,10 @@ def write_phantom(
     document = recording.report_document(file=path.name)
     with atomic_output(sidecar, force=overwrite) as tmp:
         tmp.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-        write_edf(path, recording.data_uv, sfreq_hz, EDF_LABELS, events=recording.events, overwrite=overwrite,
+        data_uv, labels = recording.data_uv, EDF_LABELS
+        if recording.ecg_uv is not None:
+            data_uv, labels = np.vstack([data_uv, recording.ecg_uv[None]]), (*EDF_LABELS, ECG_LABEL)
+        write_edf(path, data_uv, sfreq_hz, labels, events=recording.events, overwrite=overwrite,
                   device="neuronarrator-phantom")  # fmt: skip
     logger.info("wrote phantom %s (%s) and %s", path, ", ".join(sorted(recording.truth.codes)), sidecar)
     return path, sidecar
