@@ -3,7 +3,8 @@
     python bench/bench_narrate.py [--minutes 20] [--repeats 3] [--sfreq 256] [--threads 1]
 
 Self-contained: in a temporary folder (removed afterwards) it writes a phantom EDF of ``--minutes``
-(19 channels at ``--sfreq`` Hz, resampled to 200 Hz by harmonization), builds a tiny phantom corpus
+(19 EEG channels and the phantom's EKG lead at ``--sfreq`` Hz, resampled to 200 Hz by harmonization; the report
+reads ECG artifact off the lead), builds a tiny phantom corpus
 (12 sessions of 30 s) and trains stage 1 and the narrator for a few steps with the model sizes of
 ``configs/narrator-tiny.yaml`` (speed does not depend on training quality; an untrained narrator that
 never emits its end token writes the longest text, ``max_text_tokens - 1`` tokens, which is the slow
@@ -204,7 +205,7 @@ def _measure(paths: dict, repeats: int, threads: int | None) -> dict:
 
 def _report(args, paths: dict, m: dict) -> None:
     rows, ref_h, ref_m = m["rows"], m["rows"]["read + harmonize (alone)"], m["rows"]["mne.io.read_raw_edf"]
-    print(f"bench_narrate: {args.minutes:g}-min phantom EDF (19 ch, {args.sfreq:g} Hz), models of "
+    print(f"bench_narrate: {args.minutes:g}-min phantom EDF (19 EEG ch + EKG, {args.sfreq:g} Hz), models of "
           f"configs/narrator-tiny.yaml ({args.steps} training steps), CPU, torch threads={m['report_threads']} "
           f"(references: {m['torch_threads']}), "
           f"best of {args.repeats}")  # fmt: skip
