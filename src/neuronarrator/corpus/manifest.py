@@ -17,7 +17,8 @@ start_s, end_s : the segment in seconds from the session's start (session rows: 
 shard, row_start, row_stop : where the signal is: rows ``[row_start, row_stop)`` of the shard's arrays
 montage : ``referential`` (19 channels) or ``bipolar`` (18 derivations in rows 0-17, row 18 masked)
 extra_channels : names of the session's extra derivations (bipolar-only files: those outside the double
-    banana, e.g. ``["Fpz-Cz", "Pz-Oz"]``), in the order of the shard's ``extra_*`` columns; ``[]`` for none
+    banana, e.g. ``["Fpz-Cz", "Pz-Oz"]``; an ECG lead, ``"ECG"``), in the order of the shard's ``extra_*``
+    columns; ``[]`` for none
 findings : ``Findings.to_dict()`` as JSON; on segment rows clipped to the segment, times from its start
 codes : sorted finding codes; ``session_level_codes``: those carried without evidence (segment rows)
 labels_complete : the session's findings are a complete statement of the record (a report, the phantom)

@@ -27,8 +27,8 @@ absolute sample, so nothing clips and rounding to the nearest step errs by at mo
 0.002 µV for a 150-µV segment, far below the ~0.1 µV resolution of clinical EEG files. Bipolar-only
 sessions keep their 18 derivations in rows 0-17 and mask row 18, so every shard has one array shape.
 
-Extra derivations (``SessionData.extra_uv``: Sleep-EDF's ``Fpz-Cz``/``Pz-Oz``, CHB-MIT's ``T7-FT9``)
-are quantized the same way into the ``extra_*`` arrays, row for row with ``segments``: a segment's
+Extra derivations (``SessionData.extra_uv``: Sleep-EDF's ``Fpz-Cz``/``Pz-Oz``, CHB-MIT's ``T7-FT9``;
+and an ECG lead named ``ECG``, the phantom's ``ecg_lead=1``) are quantized the same way into the ``extra_*`` arrays, row for row with ``segments``: a segment's
 extras fill columns ``0..k-1`` in the order of its manifest row's ``extra_channels`` (their names),
 ``extra_mask`` True there and False in the zero padding up to the shard's widest session, ``n_extra``.
 Shards are written with the three arrays always, zero-width (``n_extra`` 0: no chunk files) when no

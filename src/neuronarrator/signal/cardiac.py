@@ -151,8 +151,8 @@ class LockedAverage:
     def ptp_t(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
         """``(ptp_uv (C,), t (C,), mean (k,), cov (k, k))`` of the beats so far: each row's raw locked
         peak-to-peak and the t of its band-passed windows projected on the lead's template, and the mean and
-        covariance of those projections over the k present rows (None with fewer than :data:`MIN_BEATS`
-        beats, when everything is zero)."""
+        covariance of those projections over the k present rows (zeros and None with fewer than
+        :data:`MIN_BEATS` beats or a flat lead template)."""
         c, n = self.sum.shape[0], self.n_beats
         if n < MIN_BEATS or not np.any(self.lead_sum):
             return np.zeros(c), np.zeros(c), None, None
