@@ -163,6 +163,21 @@ def test_every_evidence_figure_is_embedded_and_the_table_reads_plainly():
     assert "F3" in page and "Cz" in page and "97 %" in page  # missing, interpolated, usable
 
 
+def test_measurements_and_the_ecg_lead_are_in_the_header():
+    """The document's measurements (heart rate from the ECG lead, PDR amplitude and prominence, state
+    probability) and the lead's label are shown; a missing or non-numeric one is left out, not printed."""
+    document = _document()
+    document["measurements"] = {"heart_rate_bpm": 71.6, "pdr_amplitude_uv": 42.4,
+                                "pdr_peak_to_background_db": "n/a", "state_probability": 0.93}  # fmt: skip
+    document["recording"]["ecg_channel"] = "EKG <b>"
+    page = render_html(document, _figures())
+    assert "<dt>Heart rate (ECG lead)</dt><dd>72 /min</dd>" in page
+    assert "<dt>PDR amplitude</dt><dd>42 µV</dd>" in page and "<dt>State probability</dt><dd>0.93</dd>" in page
+    assert "PDR over the 1/f background" not in page
+    assert "<code>EKG &lt;b&gt;</code>" in page
+    assert "Heart rate" not in render_html(_document(), _figures())
+
+
 def test_missing_pages_and_keys_are_tolerated():
     figures = _figures()
     del figures["evidence:1:1"]

@@ -3,7 +3,8 @@ report document") and its figures.
 
 :func:`render_html` lays out, top to bottom: a header (the file's base name only, never its folders or any
 patient identifier; duration, sampling rate, montage, channels missing / interpolated / approximated, state,
-impression, signal quality); the narrative's three sections, each sentence that states a finding linked to
+impression, the document's measurements -- state probability, PDR amplitude and prominence, the heart rate
+read off an ECG lead, and the lead's label -- and signal quality); the narrative's three sections, each sentence that states a finding linked to
 the figures of that finding's evidence (``#ev-<finding>-<span>``); the findings table (plain-English name,
 probability, side, regions, frequency, evidence times and channels); the figures (whole-session
 spectrogram with the state and findings timelines, band-power scalp maps, one EEG page per evidence span);
@@ -182,6 +183,15 @@ def _list(items: Sequence[str], esc: _Text, empty: str = "none") -> str:
     return esc(", ".join(items)) if items else f'<span class="note">{esc(empty)}</span>'
 
 
+#: The document's ``measurements`` shown in the header: (key, label, unit, decimals).
+_MEASUREMENT_ROWS = (
+    ("state_probability", "State probability", "", 2),
+    ("pdr_amplitude_uv", "PDR amplitude", " µV", 0),
+    ("pdr_peak_to_background_db", "PDR over the 1/f background", " dB", 1),
+    ("heart_rate_bpm", "Heart rate (ECG lead)", " /min", 0),
+)
+
+
 def _header(document: Mapping[str, Any], esc: _Text, title: str) -> str:
     rec = _mapping(document.get("recording"))
     quality = _mapping(document.get("quality"))
@@ -209,6 +219,13 @@ def _header(document: Mapping[str, Any], esc: _Text, title: str) -> str:
         rows.append(("State", esc(f"{document['state']}{assumed}")))
     if document.get("impression"):
         rows.append(("Impression", f"<strong>{esc(document['impression'])}</strong>"))
+    measurements = _mapping(document.get("measurements"))
+    for key, label, unit, digits in _MEASUREMENT_ROWS:
+        value = finite_number(measurements.get(key))
+        if value is not None:
+            rows.append((label, f"{value:.{digits}f}{unit}"))
+    if rec.get("ecg_channel"):
+        rows.append(("ECG lead", f"<code>{esc(rec['ecg_channel'])}</code>"))
     usable = finite_number(quality.get("usable_fraction"))
     if usable is not None:
         rows.append(("Usable signal", f"{100 * usable:.0f} %"))
