@@ -108,22 +108,29 @@ _MUSCLE_ROWS: tuple[int, ...] = tuple(CANONICAL_19.index(c) for c in ("F7", "F8"
 _MUSCLE_CODE = list(CODES).index("muscle_artifact")
 
 
+def _band_powers_uv2(x_uv: torch.Tensor, sfreq_hz: float) -> torch.Tensor:
+    """Power (µV²) of signals (..., T) in each of ``BANDS_HZ`` (..., 5): the one-sided periodogram summed over
+    the band's bins (the maps' bands; torch, so that it runs where the batch is)."""
+    from neuronarrator.signal.bands import BANDS_HZ
+
+    t = x_uv.shape[-1]
+    freqs = torch.fft.rfftfreq(t, 1.0 / sfreq_hz).to(x_uv.device)
+    psd = torch.fft.rfft(x_uv).abs() ** 2 * (2.0 / (sfreq_hz * t))  # µV²/Hz
+    return torch.stack([psd[..., (freqs >= a) & (freqs < b)].sum(-1) * (sfreq_hz / t) for a, b in BANDS_HZ.values()], -1)
+
+
 def _add_power_to_map(topo: torch.Tensor, mask: torch.Tensor, rows: list[int], added_uv: torch.Tensor,
                       sfreq_hz: float) -> torch.Tensor:  # fmt: skip
     """A (5, G, G) scalp map of log10 band power with ``added_uv`` (len(rows), T) added at ``rows``: the
     present electrodes' log powers read back through the map's interpolation matrix (least squares; exact
     for a map drawn by it), the added band powers joined in µV², the map redrawn."""
-    from neuronarrator.signal.bands import BANDS_HZ
     from neuronarrator.signal.topomap import interpolation_matrix
 
     present = mask[: len(CANONICAL_19)].nonzero().flatten().tolist()
     grid = topo.shape[-1]
     w = torch.tensor(interpolation_matrix(tuple(CANONICAL_19[c] for c in present), grid), dtype=torch.float64)
     log_power = torch.linalg.lstsq(w, topo.reshape(topo.shape[0], -1).double().T).solution  # (n_present, 5)
-    t = added_uv.shape[-1]
-    freqs = torch.fft.rfftfreq(t, 1.0 / sfreq_hz)
-    psd = torch.fft.rfft(added_uv.double()).abs() ** 2 * (2.0 / (sfreq_hz * t))
-    bands = torch.stack([psd[:, (freqs >= a) & (freqs < b)].sum(-1) * (sfreq_hz / t) for a, b in BANDS_HZ.values()], -1)
+    bands = _band_powers_uv2(added_uv.double(), sfreq_hz)  # (len(rows), 5)
     at = torch.tensor([present.index(r) for r in rows])
     log_power[at] = torch.log10(10.0 ** log_power[at] + bands)
     return (w @ log_power).T.reshape(topo.shape).to(topo.dtype)
@@ -320,12 +327,8 @@ class SegmentAugment:
         out_wave[idx] = (wave[idx].float() + noise).to(wave.dtype)
         out: dict[str, Any] = {"waveform": out_wave}
         if "topomap" in batch:
-            from neuronarrator.signal.bands import BANDS_HZ
-
             topo = batch["topomap"]
-            psd = torch.fft.rfft(noise).abs() ** 2 * (2.0 / (sfreq_hz * t))  # one-sided periodogram, µV²/Hz
-            df = sfreq_hz / t
-            powers = torch.stack([psd[..., (freqs >= a) & (freqs < b_)].sum(-1) * df for a, b_ in BANDS_HZ.values()], -1)
+            powers = _band_powers_uv2(noise, sfreq_hz)  # (n, C, 5)
             mean_power = (powers * present).sum(1) / present.sum(1).clamp_min(1)  # (n, 5) µV²
             sub = topo[idx].to(mean_power.dtype)
             added = torch.log10(10.0**sub + mean_power.to(topo.device)[:, :, None, None])

@@ -334,13 +334,18 @@ def ecg_lead(recording, n_samples: int, start_s: float = 0.0) -> tuple[np.ndarra
     (:func:`~neuronarrator.signal.cardiac.lead_at_rate`)."""
     from neuronarrator.signal.cardiac import lead_at_rate
 
-    labels = [lab for lab in recording.labels if lab.kind == "ecg"]
-    if not labels:
+    label = ecg_label(recording)
+    if label is None:
         return None, None
     stop_s = min(recording.duration_s, start_s + n_samples / SFREQ_HZ)
-    lead = recording.get_data_uv([labels[0].original], start_s, stop_s)[0]
+    lead = recording.get_data_uv([label], start_s, stop_s)[0]
     out = lead_at_rate(lead, recording.sfreq_hz, SFREQ_HZ, n_samples)
-    return (out if np.all(np.isfinite(out)) else None), labels[0].original
+    return (out if np.all(np.isfinite(out)) else None), label
+
+
+def ecg_label(recording) -> str | None:
+    """The file's label of its first ECG channel, or None."""
+    return next((lab.original for lab in recording.labels if lab.kind == "ecg"), None)
 
 
 def row_electrodes(montage: str) -> list[tuple[str, ...]]:

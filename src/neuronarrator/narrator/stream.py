@@ -59,6 +59,7 @@ from neuronarrator.narrator.pipeline import (
     SEGMENT_SAMPLES,
     Narrator,
     ReportDocument,
+    ecg_label,
     ecg_lead,
     row_electrodes,
     torch_threads,
@@ -230,7 +231,7 @@ class _Pass:
         self.chunks_meta: list[dict[str, Any]] = []
         from neuronarrator.signal.cardiac import LockedAverage
 
-        self.ecg_channel = next((lab.original for lab in recording.labels if lab.kind == "ecg"), None)
+        self.ecg_channel = ecg_label(recording)
         self.cardiac = LockedAverage(N_ROWS, SFREQ_HZ) if self.ecg_channel else None
 
     # --- the figures' summaries ---
